@@ -1,0 +1,78 @@
+// Package ecsapi implements the Amazon ECS API operations over the store:
+// validation, ECS semantics (revision numbering, deployments bookkeeping,
+// name-or-ARN resolution, MISSING failures) and the exact error types ECS
+// returns. It knows nothing of HTTP: the protocol edge (internal/awsjson,
+// internal/apiserver) decodes requests into api/ecs shapes and calls Ops.
+package ecsapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-io/berth/internal/awsjson"
+	"github.com/berth-io/berth/internal/store"
+)
+
+// Config configures the ECS API.
+type Config struct {
+	Store store.Store
+	// Region and AccountID go into every ARN.
+	Region    string
+	AccountID string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Service implements the ECS operations.
+type Service struct {
+	st      store.Store
+	region  string
+	account string
+	now     func() time.Time
+	log     *slog.Logger
+
+	// mu serializes this API's read-modify-write operations; the store's
+	// compare-and-swap still guards against other writers (controllers).
+	mu sync.Mutex
+}
+
+// New returns the ECS API over cfg.Store.
+func New(cfg Config) *Service {
+	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Ops returns the operation table for the JSON protocol edge.
+func (s *Service) Ops() map[string]awsjson.Op {
+	m := map[string]awsjson.Op{}
+	s.addClusterOps(m)
+	s.addTaskDefinitionOps(m)
+	s.addServiceOps(m)
+	s.addTaskOps(m)
+	s.addInstanceOps(m)
+	s.addTagOps(m)
+	s.addAttributeOps(m)
+	return m
+}
+
+// newID returns a 32-hex-digit identifier, the form ECS uses for task and
+// container instance IDs.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// nowUTC returns the current time truncated to milliseconds (the wire precision).
+func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
