@@ -34,9 +34,10 @@ type Records interface {
 	InstanceARN(cluster, instanceID string) string
 }
 
-// LogSink stores shipped container output.
+// LogSink stores shipped container output: one batch of streams at a time,
+// all or nothing.
 type LogSink interface {
-	AppendLogs(ctx context.Context, group, stream string, events []agent.LogEvent) error
+	AppendLogs(ctx context.Context, streams []agent.LogStream) error
 }
 
 // Defaults.
@@ -244,11 +245,8 @@ func (s *Server) appendLogs(ctx context.Context, in *agent.LogBatch) error {
 		if st.Group == "" || st.Stream == "" {
 			return awserr.New("InvalidParameter", "streams[].group and .stream are required")
 		}
-		if err := s.cfg.Logs.AppendLogs(ctx, st.Group, st.Stream, st.Events); err != nil {
-			return err
-		}
 	}
-	return nil
+	return s.cfg.Logs.AppendLogs(ctx, in.Streams)
 }
 
 func decode(w http.ResponseWriter, body []byte, v any) bool {
