@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if created {
 			log.Info("generated API credentials", "file", filepath.Join(cfg.DataDir, credentialsFile))
 		}
-		edgeCfg.Auth = newAuthenticator(creds)
+		edgeCfg.Auth = newAuthenticator(creds, cfg.Region)
 	}
 	edge, err := apiserver.New(edgeCfg)
 	if err != nil {

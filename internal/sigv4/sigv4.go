@@ -23,7 +23,9 @@
 //   - an unknown access key: UnrecognizedClientException, 400;
 //   - a wrong X-Amz-Content-Sha256 or signature: InvalidSignatureException.
 //
-// The scope region is not checked: it is returned in Identity.Region.
+// The scope region is checked against Verifier.Region when that is set (a
+// request signed for another region is an InvalidSignatureException, as AWS
+// answers it); it is returned in Identity.Region.
 // Verify expects a request as net/http's server builds it (canonical
 // header keys, Host and RequestURI set) and the whole body.
 //
@@ -160,6 +162,8 @@ type Verifier struct {
 	// "elasticloadbalancing", "application-autoscaling", "logs". Empty
 	// accepts any.
 	Services []string
+	// Region, when set, is the only credential-scope region accepted.
+	Region string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// MaxSkew is how far the request time may be from Now; 0 is
@@ -231,6 +235,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	}
 	if len(v.Services) > 0 && !slices.Contains(v.Services, service) {
 		return Identity{}, invalid("Credential should be scoped to correct service: '%s'.", strings.Join(v.Services, "' or '"))
+	}
+	if v.Region != "" && region != v.Region {
+		return Identity{}, invalid("Credential should be scoped to a valid region.")
 	}
 	if scopeDate != a.amzDate[:8] {
 		return Identity{}, invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", scopeDate, a.amzDate[:8], a.amzDate)

@@ -1083,3 +1083,26 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 }
+
+func TestRegionChecked(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		region string
+		ok     bool
+	}{{"us-east-1", true}, {"eu-west-1", false}} {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:7700/", strings.NewReader("{}"))
+		sum := sha256.Sum256([]byte("{}"))
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "SECRET"}, r, hex.EncodeToString(sum[:]), "ecs", tc.region, now); err != nil {
+			t.Fatal(err)
+		}
+		v := &Verifier{Creds: StaticCredentials{"AKID": "SECRET"}, Region: "us-east-1", Now: func() time.Time { return now }}
+		_, err := v.Verify(r, []byte("{}"))
+		var e *awserr.Error
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("region %s: got %v, want accepted", tc.region, err)
+		case !tc.ok && (!errors.As(err, &e) || e.Code != awserr.CodeInvalidSignature):
+			t.Errorf("region %s: got %v, want InvalidSignatureException", tc.region, err)
+		}
+	}
+}
