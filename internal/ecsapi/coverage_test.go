@@ -23,8 +23,8 @@ var partial = map[string]string{
 	"UpdateService":               "as CreateService: a new PRIMARY deployment is recorded, no tasks are replaced yet",
 	"DeleteService":               "a service with live tasks stays DRAINING until the service controller exists",
 	"DeleteTaskDefinitions":       "revisions stay DELETE_IN_PROGRESS (describable) and are never reaped",
-	"RunTask":                     "first-fit placement on CPU, memory and static ports; placementStrategy/placementConstraints are validated, not applied yet; clientToken is not remembered; awsvpc networking is not implemented",
-	"StartTask":                   "as RunTask, on the named instances",
+	"RunTask":                     "first-fit placement on CPU, memory and static ports honouring memberOf and distinctInstance; placementStrategy is validated, not applied yet; clientToken is not remembered; awsvpc networking is not implemented",
+	"StartTask":                   "places on the named instances; placement constraints do not apply (as in ECS)",
 	"ListTasks":                   "the daemonName filter matches nothing (no daemons)",
 	"RegisterContainerInstance":   "the instance identity document's signature is not checked; berth's agent registers through its own protocol",
 }

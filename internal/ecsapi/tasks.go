@@ -134,6 +134,9 @@ func (s *Service) RunTask(ctx context.Context, in *ecs.RunTaskRequest) (*ecs.Run
 	if err != nil {
 		return nil, err
 	}
+	if l.constraints, err = parseTaskConstraints(td, in.PlacementConstraints); err != nil {
+		return nil, err
+	}
 	l.launchType, l.capacityProvider, err = runLaunchType(in.LaunchType, in.CapacityProviderStrategy, crec.Value)
 	if err != nil {
 		return nil, err
@@ -180,7 +183,17 @@ func (s *Service) runTaskOnceLocked(ctx context.Context, l *taskLaunch, count in
 		}
 		return out, nil
 	}
-	placed, failures := placeFirstFit(cands, l.need, count)
+	cands, rejected, err := l.constraints.filter(ctx, s, l.cluster, cands)
+	if err != nil {
+		return nil, err
+	}
+	if rejected != nil {
+		for range count {
+			out.Failures = append(out.Failures, *rejected)
+		}
+		return out, nil
+	}
+	placed, failures := placeFirstFit(cands, l.need, count, l.constraints.distinct)
 	out.Failures = append(out.Failures, failures...)
 	if len(placed) == 0 {
 		return out, nil
@@ -631,6 +644,7 @@ type taskLaunch struct {
 	tags             []ecs.Tag
 	launchType       string
 	capacityProvider string
+	constraints      taskConstraints
 }
 
 // launchContainer is one container of a task after overrides.
@@ -979,7 +993,10 @@ func fitInstance(ci *ecs.ContainerInstance, need taskNeed) string {
 // copies). It returns the instance of each placed task, and a failure for
 // each task that fit nowhere, naming the candidate that came closest (failed
 // on the latest check; the first such) and what it lacked. It does no I/O.
-func placeFirstFit(cands []*ecs.ContainerInstance, need taskNeed, count int) ([]*ecs.ContainerInstance, []ecs.Failure) {
+//
+// With distinct, each task goes to a different instance (distinctInstance);
+// a task left without an unused instance fails with reasonDistinct.
+func placeFirstFit(cands []*ecs.ContainerInstance, need taskNeed, count int, distinct bool) ([]*ecs.ContainerInstance, []ecs.Failure) {
 	var placed []*ecs.ContainerInstance
 	var failures []ecs.Failure
 	reasons := placementReasons()
@@ -987,6 +1004,12 @@ func placeFirstFit(cands []*ecs.ContainerInstance, need taskNeed, count int) ([]
 		var chosen *ecs.ContainerInstance
 		closest, closestStage, closestReason := -1, -1, ""
 		for i, ci := range cands {
+			if distinct && slices.Contains(placed, ci) {
+				if closest < 0 {
+					closest, closestReason = i, reasonDistinct
+				}
+				continue
+			}
 			reason := fitInstance(ci, need)
 			if reason == "" {
 				chosen = ci
