@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCmd(), newUpCmd())
+	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd())
 	return root
 }
 
