@@ -71,12 +71,20 @@ type PollRequest struct {
 	// waits up to WaitSeconds for a change. 0 answers at once.
 	AfterRevision int64 `json:"afterRevision"`
 	WaitSeconds   int   `json:"waitSeconds,omitzero"`
+	// Fingerprint is the one the last PollResponse carried. When given,
+	// the server waits until the desired state differs from it (a task
+	// added, removed, or its desiredStatus changed), so the agent's own
+	// status reports do not wake its poll.
+	Fingerprint string `json:"fingerprint,omitzero"`
 }
 
 // PollResponse is the complete desired state of an instance.
 type PollResponse struct {
 	// Revision identifies this desired state; pass it as AfterRevision.
 	Revision int64 `json:"revision"`
+	// Fingerprint identifies the desired state (task ARNs and their
+	// desiredStatus); pass it back in the next PollRequest.
+	Fingerprint string `json:"fingerprint"`
 	// Tasks are every task assigned to the instance that is not yet
 	// STOPPED in the server's records, with its desired status.
 	Tasks []AssignedTask `json:"tasks"`

@@ -31,6 +31,10 @@ type Agent struct {
 	connected   bool
 	tasks       *taskManager
 	firstPolled chan struct{} // closed once the first poll was applied
+
+	// fingerprint is the desired state's fingerprint from the last poll
+	// applied; only the poll loop touches it.
+	fingerprint string
 }
 
 // New returns an agent for cfg (zero fields take their defaults). It does no
@@ -328,7 +332,7 @@ func (a *Agent) pollLoop(ctx context.Context) error {
 func (a *Agent) pollOnce(ctx context.Context, rev int64) (int64, error) {
 	cluster, id := a.instance()
 	resp, err := a.client.poll(ctx, &agent.PollRequest{Cluster: cluster, InstanceID: id, AfterRevision: rev,
-		WaitSeconds: int(a.cfg.PollWait / time.Second)})
+		WaitSeconds: int(a.cfg.PollWait / time.Second), Fingerprint: a.fingerprint})
 	a.callDone(ctx, err)
 	if err != nil {
 		return rev, err
@@ -339,12 +343,14 @@ func (a *Agent) pollOnce(ctx context.Context, rev int64) (int64, error) {
 		a.mu.Lock()
 		a.id.InstanceID, a.id.ContainerInstanceArn = "", ""
 		a.mu.Unlock()
+		a.fingerprint = ""
 		if err := a.register(ctx); err != nil {
 			return 0, err
 		}
 		return 0, nil
 	}
 	a.tasks.apply(ctx, resp.Tasks)
+	a.fingerprint = resp.Fingerprint
 	select {
 	case <-a.firstPolled:
 	default:

@@ -10,12 +10,15 @@ package agentapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -169,55 +172,102 @@ func (s *Server) validInstance(w http.ResponseWriter, cluster, id string) bool {
 	return true
 }
 
-// poll answers with the instance's desired tasks as soon as they changed
-// after in.AfterRevision, or after the wait.
+// poll answers with the instance's desired tasks. With a fingerprint, it
+// waits (up to WaitSeconds) until the desired state differs from it; with
+// only AfterRevision, until anything about the instance's tasks changed
+// after that revision.
 func (s *Server) poll(ctx context.Context, in *agent.PollRequest) (*agent.PollResponse, error) {
+	wait := min(time.Duration(in.WaitSeconds)*time.Second, MaxPollWait)
 	rev, err := s.cfg.Store.Revision(ctx)
 	if err != nil {
 		return nil, err
 	}
-	wait := min(time.Duration(in.WaitSeconds)*time.Second, MaxPollWait)
-	if in.AfterRevision > 0 && in.AfterRevision <= rev && wait > 0 {
-		rev = s.waitForChange(ctx, in, wait, rev)
+	if in.Fingerprint == "" && in.AfterRevision > 0 && in.AfterRevision <= rev && wait > 0 {
+		if _, err := s.nextChange(ctx, in, in.AfterRevision, wait); err == nil {
+			rev = s.currentRevision(rev)
+		}
+		return s.desired(ctx, in, rev)
 	}
+	out, err := s.desired(ctx, in, rev)
+	if err != nil || in.Fingerprint == "" || out.Fingerprint != in.Fingerprint || wait <= 0 {
+		return out, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return out, nil
+		}
+		changed, err := s.nextChange(ctx, in, out.Revision, left)
+		if err != nil || !changed {
+			return out, nil // the wait ended (or the watch broke): answer with what we have
+		}
+		next, err := s.desired(ctx, in, s.currentRevision(out.Revision))
+		if err != nil {
+			return nil, err
+		}
+		out = next
+		if out.Fingerprint != in.Fingerprint {
+			return out, nil
+		}
+	}
+}
+
+// desired reads the instance's desired state at revision rev.
+func (s *Server) desired(ctx context.Context, in *agent.PollRequest, rev int64) (*agent.PollResponse, error) {
 	tasks, gone, err := s.cfg.Records.AgentTasks(ctx, in.Cluster, in.InstanceID)
 	if err != nil {
 		return nil, err
 	}
-	return &agent.PollResponse{Revision: rev, Tasks: tasks, Deregistered: gone}, nil
+	return &agent.PollResponse{Revision: rev, Fingerprint: fingerprint(tasks, gone), Tasks: tasks, Deregistered: gone}, nil
 }
 
-// waitForChange blocks until a change that concerns the instance happens
-// after in.AfterRevision (its tasks or its own record), the wait ends, or
-// ctx ends. It returns the revision to report.
-func (s *Server) waitForChange(ctx context.Context, in *agent.PollRequest, wait time.Duration, rev int64) int64 {
+// fingerprint identifies a desired state by its task ARNs and desired
+// statuses (a task's definition never changes under its ARN).
+func fingerprint(tasks []agent.AssignedTask, gone bool) string {
+	parts := make([]string, 0, len(tasks)+1)
+	for _, t := range tasks {
+		parts = append(parts, t.Task.TaskArn+"="+t.Task.DesiredStatus)
+	}
+	if gone {
+		parts = append(parts, "deregistered")
+	}
+	sort.Strings(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// nextChange waits until something concerning the instance (one of its
+// tasks, or its own record) changes after revision after, or wait ends.
+// changed is false when the wait ended without such a change.
+func (s *Server) nextChange(ctx context.Context, in *agent.PollRequest, after int64, wait time.Duration) (changed bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	arn := s.cfg.Records.InstanceARN(in.Cluster, in.InstanceID)
 	instKey := state.InstanceKey(in.Cluster, in.InstanceID)
-	tasks, err := s.cfg.Store.Watch(ctx, state.TasksOf(in.Cluster), in.AfterRevision)
+	tasks, err := s.cfg.Store.Watch(ctx, state.TasksOf(in.Cluster), after)
 	if err != nil {
-		return rev // compacted or closed: answer with the full state now
+		return false, err
 	}
-	inst, err := s.cfg.Store.Watch(ctx, instKey, in.AfterRevision)
+	inst, err := s.cfg.Store.Watch(ctx, instKey, after)
 	if err != nil {
-		return rev
+		return false, err
 	}
 	for {
 		select {
 		case ev, ok := <-tasks:
 			if !ok {
-				return s.currentRevision(rev)
+				return ctx.Err() == nil, nil
 			}
 			if ev.Type == store.EventDelete || taskOnInstance(ev.KV.Value, arn) {
-				return max(ev.KV.ModRevision, rev)
+				return true, nil
 			}
 		case ev, ok := <-inst:
 			if !ok {
-				return s.currentRevision(rev)
+				return ctx.Err() == nil, nil
 			}
 			if ev.KV.Key == instKey {
-				return max(ev.KV.ModRevision, rev)
+				return true, nil
 			}
 		}
 	}

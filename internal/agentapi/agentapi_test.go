@@ -241,3 +241,46 @@ func TestTrackerMarksSilentAgentDisconnected(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestPollWithFingerprintIgnoresStatusReports(t *testing.T) {
+	f := newFixture(t)
+	reg := f.register(t)
+	ctx := context.Background()
+	if _, err := f.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionRequest{Family: "web", ContainerDefinitions: []ecs.ContainerDefinition{{Name: "web", Image: "img", Memory: ptr[int32](64)}}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.ecs.RunTask(ctx, &ecs.RunTaskRequest{Cluster: "c1", TaskDefinition: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := run.Tasks[0].TaskArn
+	var first agent.PollResponse
+	f.call(t, agent.PathPoll, token, agent.PollRequest{Cluster: "c1", InstanceID: reg.InstanceID}, &first)
+	if first.Fingerprint == "" || len(first.Tasks) != 1 {
+		t.Fatalf("first poll: got %+v", first)
+	}
+	done := make(chan agent.PollResponse, 1)
+	go func() {
+		var out agent.PollResponse
+		f.call(t, agent.PathPoll, token, agent.PollRequest{Cluster: "c1", InstanceID: reg.InstanceID, Fingerprint: first.Fingerprint, WaitSeconds: 20}, &out)
+		done <- out
+	}()
+	// The agent's own report changes the task record but not what is desired.
+	f.call(t, agent.PathStatus, token, agent.StatusReport{Cluster: "c1", InstanceID: reg.InstanceID, Tasks: []agent.TaskStatus{{TaskArn: arn, LastStatus: "PENDING"}}}, nil)
+	select {
+	case out := <-done:
+		t.Fatalf("poll woke on a status report: %+v", out)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := f.ecs.StopTask(ctx, &ecs.StopTaskRequest{Cluster: "c1", Task: arn}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case out := <-done:
+		if out.Fingerprint == first.Fingerprint || out.Tasks[0].Task.DesiredStatus != "STOPPED" {
+			t.Fatalf("after StopTask: got %+v, want the new desired state", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("poll did not wake on StopTask")
+	}
+}
