@@ -61,33 +61,7 @@ deregister the instance) before stopping the agent.`,
 				return err
 			}
 			cfg.Attributes = attrs
-			if cfg.Hostname == "" {
-				if cfg.Hostname, err = os.Hostname(); err != nil {
-					return fmt.Errorf("--hostname: cannot read the host name (%w); set it", err)
-				}
-			}
-			if !cmd.Flags().Changed("cpu") {
-				cfg.CPU = int32(1024 * goruntime.NumCPU())
-			}
-			if !cmd.Flags().Changed("memory") {
-				if cfg.Memory, err = hostMemoryMiB(); err != nil {
-					return fmt.Errorf("--memory: %w; set it", err)
-				}
-			}
-			rt, name, closeRT, err := openRuntime(ctx, runtimeName, cfg.DataDir, log)
-			if err != nil {
-				return err
-			}
-			defer closeRT()
-			cfg.Runtime, cfg.RuntimeName = rt, name
-			cfg.Logger = log
-			a, err := agent.New(cfg)
-			if err != nil {
-				return err
-			}
-			log.Info("starting agent", "server", cfg.Server, "cluster", cfg.Cluster, "runtime", name,
-				"cpu", cfg.CPU, "memory_mib", cfg.Memory, "data_dir", cfg.DataDir)
-			return a.Run(ctx)
+			return runAgent(ctx, cfg, runtimeName, log)
 		},
 	}
 	cfg.DataDir = filepath.Join(defaultStateDir(), "agent")
@@ -105,6 +79,39 @@ deregister the instance) before stopping the agent.`,
 	f.DurationVar(&cfg.CleanupGrace, "cleanup-grace", cfg.CleanupGrace, "how long to keep the exited containers of stopped tasks (for debugging) before removing them")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every status change and retry")
 	return cmd
+}
+
+// runAgent fills what cfg leaves to the host (name, CPU, memory), opens the
+// runtime and runs the agent until ctx ends. berth agent and berth up share it.
+func runAgent(ctx context.Context, cfg agent.Config, runtimeName string, log *slog.Logger) error {
+	var err error
+	if cfg.Hostname == "" {
+		if cfg.Hostname, err = os.Hostname(); err != nil {
+			return fmt.Errorf("--hostname: cannot read the host name (%w); set it", err)
+		}
+	}
+	if cfg.CPU == 0 {
+		cfg.CPU = int32(1024 * goruntime.NumCPU())
+	}
+	if cfg.Memory == 0 {
+		if cfg.Memory, err = hostMemoryMiB(); err != nil {
+			return fmt.Errorf("--memory: %w; set it", err)
+		}
+	}
+	rt, name, closeRT, err := openRuntime(ctx, runtimeName, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeRT()
+	cfg.Runtime, cfg.RuntimeName = rt, name
+	cfg.Logger = log
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("starting agent", "server", cfg.Server, "cluster", cfg.Cluster, "runtime", name,
+		"cpu", cfg.CPU, "memory_mib", cfg.Memory, "data_dir", cfg.DataDir)
+	return a.Run(ctx)
 }
 
 // parseAttributes turns key=value flags into attributes.

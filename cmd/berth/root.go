@@ -72,21 +72,3 @@ func defaultStateDir() string {
 	}
 	return "berth-data"
 }
-
-func newUpCmd() *cobra.Command {
-	var cfg server.Config
-	var verbose bool
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start a local berth on this machine (control plane today; agent and load balancer as they land)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Out = cmd.OutOrStdout()
-			cfg.Logger = newLogger(verbose)
-			return server.Run(cmd.Context(), cfg)
-		},
-	}
-	cfg.DataDir = defaultStateDir()
-	serverFlags(cmd, &cfg, &verbose)
-	return cmd
-}
