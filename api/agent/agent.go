@@ -11,8 +11,8 @@
 //	agent                                   server
 //	  │ POST /agent/v1/register  ─────────▶   create/refresh container instance
 //	  │ ◀───────────────── instance ARN + ID
-//	  │ POST /agent/v1/poll {afterRevision} ▶  long-poll (≤ WaitSeconds):
-//	  │ ◀──── {revision, tasks[]}               returns when this instance's
+//	  │ POST /agent/v1/poll {fingerprint} ──▶  long-poll (≤ WaitSeconds):
+//	  │ ◀──── {fingerprint, tasks[]}            returns when this instance's
 //	  │                                         desired tasks change; counts
 //	  │                                         as a heartbeat
 //	  │ POST /agent/v1/heartbeat ─────────▶   every HeartbeatInterval
@@ -66,9 +66,9 @@ type RegisterResponse struct {
 type PollRequest struct {
 	Cluster    string `json:"cluster"`
 	InstanceID string `json:"instanceId"`
-	// AfterRevision is the revision of the last PollResponse applied; the
-	// server answers at once when the desired state changed since, else
-	// waits up to WaitSeconds for a change. 0 answers at once.
+	// AfterRevision is the revision of the last PollResponse applied. Used
+	// only without a Fingerprint: the server answers when anything about
+	// the instance's tasks changed after it (at once when 0).
 	AfterRevision int64 `json:"afterRevision"`
 	WaitSeconds   int   `json:"waitSeconds,omitzero"`
 	// Fingerprint is the one the last PollResponse carried. When given,

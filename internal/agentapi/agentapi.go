@@ -310,7 +310,11 @@ func decode(w http.ResponseWriter, body []byte, v any) bool {
 func reply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		e := awserr.As(err)
-		writeErr(w, e.HTTPStatus(), e.Code, e.Message)
+		status := e.HTTPStatus()
+		if e.Code == "UpdateInProgressException" {
+			status = http.StatusServiceUnavailable // a write conflict: retry
+		}
+		writeErr(w, status, e.Code, e.Message)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -28,6 +28,11 @@ type Tracker struct {
 	now     func() time.Time
 	log     *slog.Logger
 
+	// writeMu serializes the writes of agentConnected (Seen's and Step's)
+	// with the re-check of known before each, so a heartbeat racing a
+	// disconnect can never leave the records false while known says true.
+	writeMu sync.Mutex
+
 	mu    sync.Mutex
 	seen  map[instanceKey]time.Time
 	known map[instanceKey]bool // connected as last written to the records
@@ -48,18 +53,40 @@ func (t *Tracker) Seen(ctx context.Context, cluster, id string) {
 	k := instanceKey{cluster, id}
 	t.mu.Lock()
 	t.seen[k] = t.now()
-	connected, ok := t.known[k]
+	connected := t.known[k]
 	t.mu.Unlock()
-	if ok && connected {
+	if connected {
 		return
 	}
-	if err := t.records.SetAgentConnected(ctx, cluster, id, true); err != nil {
-		t.log.Warn("mark agent connected", "cluster", cluster, "instance", id, "err", err)
-		return
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	connected = t.known[k]
+	t.mu.Unlock()
+	if !connected {
+		t.setConnectedLocked(ctx, k, true)
+	}
+}
+
+// setConnectedLocked writes agentConnected for k and records it in known.
+// t.writeMu must be held.
+func (t *Tracker) setConnectedLocked(ctx context.Context, k instanceKey, connected bool) bool {
+	err := t.records.SetAgentConnected(ctx, k.cluster, k.id, connected)
+	if state.IsNotFound(err) {
+		t.mu.Lock()
+		delete(t.seen, k)
+		delete(t.known, k)
+		t.mu.Unlock()
+		return false
+	}
+	if err != nil {
+		t.log.Warn("record agent connectivity", "cluster", k.cluster, "instance", k.id, "connected", connected, "err", err)
+		return false
 	}
 	t.mu.Lock()
-	t.known[k] = true
+	t.known[k] = connected
 	t.mu.Unlock()
+	return true
 }
 
 // Load seeds the tracker with every instance the store shows connected, as
@@ -99,19 +126,26 @@ func (t *Tracker) Step(ctx context.Context) int {
 	t.mu.Unlock()
 	n := 0
 	for _, k := range stale {
-		if err := t.records.SetAgentConnected(ctx, k.cluster, k.id, false); err != nil && !state.IsNotFound(err) {
-			t.log.Warn("mark agent disconnected", "cluster", k.cluster, "instance", k.id, "err", err)
-			continue
-		}
-		t.mu.Lock()
-		if t.seen[k].Before(cutoff) { // not heard from meanwhile
-			t.known[k] = false
+		if t.disconnect(ctx, k, cutoff) {
 			n++
-			t.log.Info("agent disconnected", "cluster", k.cluster, "instance", k.id, "silent_for", t.timeout)
 		}
-		t.mu.Unlock()
 	}
 	return n
+}
+
+// disconnect marks k disconnected if it is still silent since cutoff, and
+// reports whether it did.
+func (t *Tracker) disconnect(ctx context.Context, k instanceKey, cutoff time.Time) bool {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.Lock()
+	still := t.known[k] && t.seen[k].Before(cutoff)
+	t.mu.Unlock()
+	if !still || !t.setConnectedLocked(ctx, k, false) {
+		return false
+	}
+	t.log.Info("agent disconnected", "cluster", k.cluster, "instance", k.id, "silent_for", t.timeout)
+	return true
 }
 
 // Run calls Step every interval until ctx ends.

@@ -34,7 +34,8 @@ func statusRank(s string) int { return slices.Index(taskStatusOrder(), s) }
 
 // RegisterAgent registers (or re-registers) the host of a berth agent as a
 // container instance, creating the cluster if it does not exist. A saved
-// instance that was deregistered meanwhile is replaced by a new one.
+// instance that is gone or was deregistered meanwhile is replaced by a new
+// one; any other failure is returned for the agent to retry.
 func (s *Service) RegisterAgent(ctx context.Context, in *agent.RegisterRequest) (*agent.RegisterResponse, error) {
 	cluster := in.Cluster
 	if cluster == "" {
@@ -65,14 +66,18 @@ func (s *Service) RegisterAgent(ctx context.Context, in *agent.RegisterRequest) 
 		req.InstanceIdentityDocument = fmt.Sprintf(`{"instanceId":%q}`, in.Hostname)
 	}
 	if in.InstanceID != "" {
-		req.ContainerInstanceArn = s.instanceARN(cluster, in.InstanceID)
+		// Re-register the saved instance unless it is gone or INACTIVE
+		// (deregistered meanwhile): then the host joins afresh. Any other
+		// failure is returned, so the agent retries with the same ID.
+		rec, err := state.Get[ecs.ContainerInstance](ctx, s.st, state.InstanceKey(cluster, in.InstanceID))
+		switch {
+		case err == nil && rec.Value.Status != instanceInactive:
+			req.ContainerInstanceArn = s.instanceARN(cluster, in.InstanceID)
+		case err != nil && !state.IsNotFound(err):
+			return nil, errServer(err)
+		}
 	}
 	ci, err := s.registerInstance(ctx, cluster, req)
-	if err != nil && in.InstanceID != "" {
-		// The saved instance is gone or INACTIVE: start afresh.
-		req.ContainerInstanceArn = ""
-		ci, err = s.registerInstance(ctx, cluster, req)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +139,7 @@ func (s *Service) SetAgentConnected(ctx context.Context, cluster, instanceID str
 	if err != nil {
 		return err
 	}
-	if rec.Value.AgentConnected == connected {
+	if rec.Value.AgentConnected == connected || rec.Value.Status == instanceInactive {
 		return nil
 	}
 	rec.Value.AgentConnected = connected
@@ -157,15 +162,20 @@ func (s *Service) ReportTaskStatus(ctx context.Context, in *agent.StatusReport) 
 	defer s.mu.Unlock()
 	instKey := state.InstanceKey(in.Cluster, in.InstanceID)
 	instanceArn := s.instanceARN(in.Cluster, in.InstanceID)
-	for _, ts := range in.Tasks {
+	// Validate the whole report before applying any of it.
+	ids := make([]string, len(in.Tasks))
+	for i, ts := range in.Tasks {
 		if statusRank(ts.LastStatus) < 0 {
-			return nil, errInvalidParameter("tasks[].lastStatus: %q is not a task status", ts.LastStatus)
+			return nil, errInvalidParameter("tasks[%d].lastStatus: %q is not a task status", i, ts.LastStatus)
 		}
-		_, id, err := idRef(ts.TaskArn, "task", "taskArn")
+		_, id, err := idRef(ts.TaskArn, "task", fmt.Sprintf("tasks[%d].taskArn", i))
 		if err != nil {
 			return nil, err
 		}
-		key := state.TaskKey(in.Cluster, id)
+		ids[i] = id
+	}
+	for i, ts := range in.Tasks {
+		key := state.TaskKey(in.Cluster, ids[i])
 		rec, err := state.Get[ecs.Task](ctx, s.st, key)
 		if state.IsNotFound(err) {
 			out.Unknown = append(out.Unknown, ts.TaskArn)
