@@ -4,10 +4,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/server"
 )
 
@@ -30,7 +30,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, verbose *bool) {
 	f.StringVar(&cfg.Region, "region", server.DefaultRegion, "region in ARNs and in the clients' signing scope")
 	f.StringVar(&cfg.AccountID, "account-id", server.DefaultAccountID, "12-digit account ID in ARNs")
 	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve the API WITHOUT signature checks (anyone who can reach it controls the cluster)")
-	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 5*time.Second, "mark an agent disconnected after this long without a heartbeat")
+	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", agentapi.DefaultHeartbeatTimeout, "mark an agent disconnected after this long without a heartbeat")
 	f.DurationVar(&cfg.StoppedTaskRetention, "stopped-task-retention", server.DefaultStoppedTaskRetention, "how long STOPPED tasks stay describable")
 	f.BoolVarP(verbose, "verbose", "v", false, "log every request")
 }

@@ -46,7 +46,7 @@ type LogSink interface {
 // Defaults.
 const (
 	DefaultHeartbeatInterval = time.Second
-	DefaultHeartbeatTimeout  = 5 * time.Second
+	DefaultHeartbeatTimeout  = 3 * time.Second
 	// MaxPollWait bounds a long-poll.
 	MaxPollWait = 30 * time.Second
 	// maxBody bounds a request body (log batches are the largest).

@@ -211,7 +211,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
-	go func() { _ = agents.Tracker().Run(loops, time.Second) }()
+	// Check liveness four times per timeout, so a silent agent is noticed
+	// within timeout + timeout/4, not a whole extra tick later.
+	go func() { _ = agents.Tracker().Run(loops, max(cfg.HeartbeatTimeout/4, 100*time.Millisecond)) }()
 	go sweepStoppedTasks(loops, ecsSvc, cfg.StoppedTaskRetention, log)
 	go func() { _ = logSt.Run(loops) }()
 

@@ -42,8 +42,9 @@
 //     PORT_<containerPort>; the first mapping's is also PORT, overriding
 //     the definition's. The application must listen on $PORT: the runtime
 //     cannot move it to another port. The binding's host address is what
-//     the runtime reports and load balancers use; the process should bind
-//     it (127.0.0.1 unless the mapping says otherwise).
+//     the runtime reports and load balancers use; it is passed as HOST
+//     (127.0.0.1 unless the mapping says otherwise), and the process should
+//     bind $HOST:$PORT, not every interface.
 //   - Working directory: WorkingDir, else a directory of its own under the
 //     data directory, deleted by Remove.
 //   - User: User as "name", "uid", "name:group" or "uid:gid"; switching

@@ -253,6 +253,7 @@ func (r *Runtime) startLocked(c *container) error {
 	for i, b := range ports {
 		if i == 0 {
 			env["PORT"] = strconv.Itoa(int(b.HostPort))
+			env["HOST"] = b.HostIP.String()
 		}
 		env[fmt.Sprintf("PORT_%d", b.ContainerPort)] = strconv.Itoa(int(b.HostPort))
 	}

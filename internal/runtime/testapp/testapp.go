@@ -101,7 +101,9 @@ func serve(ctx context.Context, args []string, sys System) int {
 		fmt.Fprintln(sys.Stdout, "usage: testapp serve [-ignore-signals]")
 		return 2
 	}
-	ln, err := sys.Listen("tcp", ":"+port(sys))
+	// $HOST is the address the process runtime wants bound; in a container
+	// it is unset and the app listens on every interface of its namespace.
+	ln, err := sys.Listen("tcp", sys.Getenv("HOST")+":"+port(sys))
 	if err != nil {
 		fmt.Fprintf(sys.Stdout, "serve: %v\n", err)
 		return 1
