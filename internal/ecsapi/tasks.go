@@ -84,9 +84,10 @@ func (s *Service) addTaskOps(m map[string]awsjson.Op) {
 // or the cluster's default) is recorded as the task's capacityProviderName
 // and placed the same way. With neither, the launch type is EC2.
 //
-// Not done yet: clientToken idempotency (validated, not remembered),
-// enableECSManagedTags, volumeConfigurations, and placement constraints and
-// strategies (validated here, honoured by the scheduler work item).
+// Placement constraints (the task definition's and the request's memberOf
+// and distinctInstance) filter the candidates; strategies are validated and
+// left to the scheduler work item. Not done yet: clientToken idempotency
+// (validated, not remembered), enableECSManagedTags, volumeConfigurations.
 func (s *Service) RunTask(ctx context.Context, in *ecs.RunTaskRequest) (*ecs.RunTaskResponse, error) {
 	count := int32(1)
 	if in.Count != nil {
