@@ -136,7 +136,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	jan := &janitor{
 		rt: a.cfg.Runtime, clock: a.clock, log: a.cfg.Logger.With("component", "janitor"),
-		grace: a.cfg.CleanupGrace, labels: a.ownLabels(), active: tasks.active, onRemove: shipper.forget,
+		grace: a.cfg.CleanupGrace, labels: a.ownLabels(), active: a.claimed, onRemove: shipper.forget,
 		firstSeen: map[string]time.Time{},
 	}
 
@@ -169,6 +169,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// claimed reports whether the containers of a task must be kept: a runner
+// owns the task (or may still, before the first poll), or the server has not
+// acknowledged its final status yet (the exit codes are in the containers,
+// and a restarted agent would need them).
+func (a *Agent) claimed(taskID string) bool {
+	return a.taskManager().active(taskID) || a.reporter.holds(taskID)
 }
 
 // ownLabels are the labels of every container this agent creates.
@@ -223,7 +231,9 @@ func cpuArchitecture(goarch string) string {
 }
 
 // register registers (or re-registers) the instance, retrying with backoff
-// while the server is unreachable, and saves the identity.
+// until the server takes it, and saves the identity. It gives up only when
+// the server refuses the join token or the registration itself as invalid
+// (permanent), or ctx ends.
 func (a *Agent) register(ctx context.Context) error {
 	bo := backoff{min: a.cfg.RetryMin, max: a.cfg.RetryMax}
 	for {
@@ -253,16 +263,12 @@ func (a *Agent) register(ctx context.Context) error {
 			a.setConnected(true)
 			return nil
 		}
-		if errors.Is(err, ErrJoinTokenRejected) || ctx.Err() != nil {
+		if errors.Is(err, ErrJoinTokenRejected) || permanent(err) || ctx.Err() != nil {
 			return fmt.Errorf("register: %w", err)
 		}
-		var se *ServerError
-		if errors.As(err, &se) && se.Status/100 == 4 {
-			return fmt.Errorf("register: %w", err)
-		}
-		a.setConnected(false)
+		a.callDone(ctx, err)
 		d := bo.next()
-		a.log.Warn("register: server unreachable; retrying", "err", err, "retry_in", d)
+		a.log.Warn("register failed; retrying", "err", err, "retry_in", d)
 		if sleep(ctx, a.clock, d) != nil {
 			return ctx.Err()
 		}
@@ -292,21 +298,31 @@ func (a *Agent) setConnected(ok bool) {
 	}
 }
 
-// callDone records whether a call reached the server: any answer but a
-// 5xx counts. A call cut short by ctx says nothing.
+// callDone records whether a call reached the server (see reached). A call
+// cut short by ctx, or not made for want of an instance ID, says nothing.
 func (a *Agent) callDone(ctx context.Context, err error) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errNotRegistered) {
 		return
 	}
-	var se *ServerError
-	a.setConnected(err == nil || errors.As(err, &se) && se.Status < 500 || errors.Is(err, ErrJoinTokenRejected))
+	a.setConnected(reached(err))
 }
 
-// pollLoop long-polls for the desired tasks and applies each answer.
+// pollLoop long-polls for the desired tasks and applies each answer. It
+// never polls without an instance ID: after a deregistration it registers
+// again first (register retries until the server takes it).
 func (a *Agent) pollLoop(ctx context.Context) error {
 	var rev int64
 	bo := backoff{min: a.cfg.RetryMin, max: a.cfg.RetryMax}
 	for {
+		if _, id := a.instance(); id == "" {
+			if err := a.register(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			rev = 0
+		}
 		next, err := a.pollOnce(ctx, rev)
 		if ctx.Err() != nil {
 			return nil
@@ -332,7 +348,7 @@ func (a *Agent) pollLoop(ctx context.Context) error {
 func (a *Agent) pollOnce(ctx context.Context, rev int64) (int64, error) {
 	cluster, id := a.instance()
 	resp, err := a.client.poll(ctx, &agent.PollRequest{Cluster: cluster, InstanceID: id, AfterRevision: rev,
-		WaitSeconds: int(a.cfg.PollWait / time.Second), Fingerprint: a.fingerprint})
+		WaitSeconds: pollWaitSeconds(a.cfg.PollWait), Fingerprint: a.fingerprint})
 	a.callDone(ctx, err)
 	if err != nil {
 		return rev, err
@@ -344,10 +360,7 @@ func (a *Agent) pollOnce(ctx context.Context, rev int64) (int64, error) {
 		a.id.InstanceID, a.id.ContainerInstanceArn = "", ""
 		a.mu.Unlock()
 		a.fingerprint = ""
-		if err := a.register(ctx); err != nil {
-			return 0, err
-		}
-		return 0, nil
+		return 0, nil // pollLoop registers again before the next poll
 	}
 	a.tasks.apply(ctx, resp.Tasks)
 	a.fingerprint = resp.Fingerprint
@@ -357,6 +370,13 @@ func (a *Agent) pollOnce(ctx context.Context, rev int64) (int64, error) {
 		close(a.firstPolled)
 	}
 	return resp.Revision, nil
+}
+
+// pollWaitSeconds is the WaitSeconds of a poll: PollWait in whole seconds,
+// at least 1 (0 would make the server answer at once, and the agent poll in
+// a tight loop).
+func pollWaitSeconds(d time.Duration) int {
+	return max(int(d/time.Second), 1)
 }
 
 // heartbeatLoop tells the server the agent is alive, at the interval it
@@ -370,6 +390,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context) error {
 			return nil
 		}
 		cluster, id := a.instance()
+		if id == "" {
+			continue // registering again; the registration counts as one
+		}
 		err := a.client.heartbeat(ctx, &agent.HeartbeatRequest{Cluster: cluster, InstanceID: id})
 		if ctx.Err() != nil {
 			return nil
@@ -414,40 +437,75 @@ func (a *Agent) reportLoop(ctx context.Context) error {
 	}
 }
 
-// reportOnce sends what waits in the reporter, if anything.
+// reportOnce sends what waits in the reporter, if anything. A failed
+// report is kept whole for the next attempt: the server never moves a task
+// backwards, so a report it applied in part is safe to send again.
 func (a *Agent) reportOnce(ctx context.Context) error {
 	batch, versions := a.reporter.pending()
 	if len(batch) == 0 {
 		return nil
 	}
 	cluster, id := a.instance()
+	if id == "" {
+		return errNotRegistered
+	}
+	return a.sendReport(ctx, cluster, id, batch, versions)
+}
+
+// sendReport sends one batch of task status and records what the server
+// acknowledged. A batch the server refuses as invalid (permanent) is split
+// in halves until the statuses it refuses are alone; only those are
+// dropped, so one bad status never costs the others.
+func (a *Agent) sendReport(ctx context.Context, cluster, id string, batch []agent.TaskStatus, versions map[string]uint64) error {
 	resp, err := a.client.status(ctx, &agent.StatusReport{Cluster: cluster, InstanceID: id, Tasks: batch})
 	a.callDone(ctx, err)
-	var se *ServerError
-	if errors.As(err, &se) && se.Status/100 == 4 {
-		// The server will never take this report; retrying would block
-		// every later one.
-		a.log.Error("status report refused; dropping it", "err", err)
-		a.reporter.acked(versions, nil)
+	switch {
+	case err == nil:
+	case permanent(err) && len(batch) > 1:
+		half := len(batch) / 2
+		if err := a.sendReport(ctx, cluster, id, batch[:half], versions); err != nil {
+			return err
+		}
+		return a.sendReport(ctx, cluster, id, batch[half:], versions)
+	case permanent(err):
+		a.log.Error("the server refuses this task status; dropping it", "task", batch[0].TaskArn,
+			"last_status", batch[0].LastStatus, "err", err)
+		a.reporter.acked(versionsOf(batch, versions), nil)
 		return nil
-	}
-	if err != nil {
+	default:
 		return err
 	}
+	// Mark unknown tasks dropped before stopping their runners, so that a
+	// runner finishing meanwhile clears the mark (reporter.forget).
+	a.reporter.acked(versionsOf(batch, versions), resp.Unknown)
 	if len(resp.Unknown) > 0 {
 		a.log.Warn("the server does not know some reported tasks: stopping them", "tasks", resp.Unknown)
-		a.tasks.stop(resp.Unknown, "", reasonUnknown)
+		for _, arn := range a.tasks.stop(resp.Unknown, "", reasonUnknown) {
+			a.reporter.forget(arn) // no runner left to report it again
+		}
 	}
-	a.reporter.acked(versions, resp.Unknown)
 	return nil
 }
 
-// sendLogs ships a batch of container output.
+// versionsOf returns the versions of the statuses in batch.
+func versionsOf(batch []agent.TaskStatus, versions map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(batch))
+	for _, ts := range batch {
+		out[ts.TaskArn] = versions[ts.TaskArn]
+	}
+	return out
+}
+
+// sendLogs ships a batch of container output. A batch the server refuses
+// as invalid is dropped (and logged); any other failure is returned, for
+// the shipper to retry.
 func (a *Agent) sendLogs(ctx context.Context, streams []agent.LogStream) error {
 	cluster, id := a.instance()
+	if id == "" {
+		return errNotRegistered
+	}
 	err := a.client.logs(ctx, &agent.LogBatch{Cluster: cluster, InstanceID: id, Streams: streams})
-	var se *ServerError
-	if errors.As(err, &se) && se.Status/100 == 4 {
+	if permanent(err) {
 		a.log.Error("container output refused; dropping it", "err", err)
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-io/berth/api/agent"
+	"github.com/berth-io/berth/api/ecs"
 )
 
 // Sentinel errors.
@@ -19,7 +20,55 @@ var (
 	// ErrJoinTokenRejected: the server refused the join token. The agent
 	// stops (Run returns it): retrying would not help.
 	ErrJoinTokenRejected = errors.New("agent: the server refused the join token")
+	// errNotRegistered: a call needs the instance ID, and the agent has
+	// none (it is registering again); the caller retries later.
+	errNotRegistered = errors.New("agent: not registered")
 )
+
+// Error codes the agent protocol answers with besides the ECS ones.
+const (
+	codeInvalidParameter = "InvalidParameter" // agentapi: bad cluster or instance ID
+	codeMalformedRequest = "MalformedRequest" // agentapi: the body does not decode
+)
+
+// permanent reports whether the server refused a request as invalid, so
+// that sending it again cannot succeed: a validation error, or a body too
+// large. Everything else is worth retrying: conflicts (409),
+// throttling (429), UpdateInProgressException (503), other 5xx, a server
+// that does not answer. A refused join token is ErrJoinTokenRejected, not
+// a ServerError.
+func permanent(err error) bool {
+	var se *ServerError
+	if !errors.As(err, &se) || se.Status/100 != 4 {
+		return false
+	}
+	switch {
+	case se.Status == http.StatusRequestEntityTooLarge:
+		return true
+	case se.Status != http.StatusBadRequest:
+		return false
+	}
+	switch se.Code {
+	case ecs.ErrInvalidParameter, codeInvalidParameter, codeMalformedRequest:
+		return true
+	}
+	return false
+}
+
+// reached reports whether a call got an answer from the server itself:
+// success, any 4xx, or a 5xx the server chose to send
+// (UpdateInProgressException: busy, not gone). A refused join token
+// counts too.
+func reached(err error) bool {
+	var se *ServerError
+	switch {
+	case err == nil, errors.Is(err, ErrJoinTokenRejected):
+		return true
+	case errors.As(err, &se):
+		return se.Status < 500 || se.Code == ecs.ErrUpdateInProgress
+	}
+	return false
+}
 
 // ServerError is a non-2xx answer of the server, other than a refused join
 // token.

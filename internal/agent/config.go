@@ -59,7 +59,7 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Config configures an Agent. Field comments are the user documentation of
 // the matching `berth agent` flags. Start from DefaultConfig; New fills any
-// zero field from it.
+// zero field from it, except CleanupGrace, where 0 means "remove at once".
 type Config struct {
 	// Server is the base URL of the berth server's API listener, which
 	// also serves the agent protocol (--server). Default
@@ -103,11 +103,14 @@ type Config struct {
 	Runtime runtime.Runtime
 	// CleanupGrace is how long the exited containers of stopped tasks,
 	// and containers of this cluster no task claims, are kept before the
-	// janitor removes them (--cleanup-grace). Default 1h.
+	// janitor removes them (--cleanup-grace). 0 removes them at once
+	// (within a second), once the server has acknowledged the task's
+	// final status. DefaultConfig sets 1h; unlike the other fields, New
+	// does not replace 0 by the default.
 	CleanupGrace time.Duration
 
 	// PollWait is how long one long-poll for desired tasks waits for a
-	// change. Default 20s.
+	// change, in whole seconds: less than 1s waits 1s. Default 20s.
 	PollWait time.Duration
 	// StatusInterval is how often containers are inspected for health
 	// while a health check or a HEALTHY dependency needs it. Default 1s.
@@ -150,7 +153,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills every zero field that has a default.
+// withDefaults fills every zero field that has a default, but
+// CleanupGrace (0 is a setting: remove at once).
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	set := func(dst *string, v string) {
@@ -162,7 +166,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Cluster, d.Cluster)
 	set(&c.AgentVersion, d.AgentVersion)
 	for _, f := range []struct{ dst, def *time.Duration }{
-		{&c.CleanupGrace, &d.CleanupGrace}, {&c.PollWait, &d.PollWait},
+		{&c.PollWait, &d.PollWait},
 		{&c.StatusInterval, &d.StatusInterval}, {&c.LogFlushInterval, &d.LogFlushInterval},
 		{&c.RetryMin, &d.RetryMin}, {&c.RetryMax, &d.RetryMax},
 	} {

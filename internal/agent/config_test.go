@@ -73,6 +73,22 @@ func TestNewFillsDefaults(t *testing.T) {
 	}
 }
 
+// 0 is a setting of CleanupGrace (remove at once), not "unset".
+func TestNewKeepsZeroCleanupGrace(t *testing.T) {
+	cfg := validConfig()
+	cfg.CleanupGrace = 0
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.cfg.CleanupGrace != 0 {
+		t.Errorf("--cleanup-grace 0: got %v, want 0 (remove at once)", a.cfg.CleanupGrace)
+	}
+	if got := DefaultConfig().CleanupGrace; got != DefaultCleanupGrace {
+		t.Errorf("DefaultConfig: got CleanupGrace %v, want %v", got, DefaultCleanupGrace)
+	}
+}
+
 func TestJoinTokenRedacted(t *testing.T) {
 	cfg := validConfig()
 	cfg.JoinToken = "super-secret-join-token"

@@ -250,3 +250,176 @@ func TestJanitor(t *testing.T) {
 		t.Errorf("onRemove got %v", removedIDs)
 	}
 }
+
+// breakingOutput is a runtime whose followed output streams end early, as
+// when the engine restarts or a connection breaks: the nth followed stream
+// (from 1) ends after cuts[n-1] bytes of the output; later ones are whole.
+// Logs fails for the first failFollows followed streams.
+type breakingOutput struct {
+	*fake.Fake
+	cuts        []int64
+	failFollows int
+
+	mu      sync.Mutex
+	follows int
+}
+
+func (b *breakingOutput) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+	if !follow {
+		return b.Fake.Logs(ctx, id, follow)
+	}
+	b.mu.Lock()
+	b.follows++
+	n := b.follows
+	b.mu.Unlock()
+	if n <= b.failFollows {
+		return nil, errors.New("the engine cannot read this container's output")
+	}
+	n -= b.failFollows
+	rc, err := b.Fake.Logs(ctx, id, follow)
+	if err != nil || n > len(b.cuts) {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, b.cuts[n-1]), rc}, nil
+}
+
+func (b *breakingOutput) followed() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.follows
+}
+
+func TestLogShipperResumesAfterStreamBreaks(t *testing.T) {
+	lines := make(chan string)
+	f := fake.New(fake.Config{Default: writer(lines)})
+	id := runContainer(t, f, "web")
+	// The first stream breaks inside "two", the second inside "three".
+	rt := &breakingOutput{Fake: f, cuts: []int64{len64("one\ntw"), len64("one\ntwo\nthree")}}
+	got := &shipped{}
+	s := newLogShipper(rt, wallClock{}, testLogger(t), t.TempDir(), 10*time.Millisecond, 500, got.send)
+	s.retryMin, s.retryMax = time.Millisecond, 10*time.Millisecond
+	runShipper(t, s)
+	s.follow(id, "g", "s")
+
+	lines <- "one\ntwo\n"
+	waitLines(t, got, []string{"g|s|one", "g|s|two"})
+	lines <- "three\nfour\n"
+	waitLines(t, got, []string{"g|s|one", "g|s|two", "g|s|three", "g|s|four"})
+	if n := rt.followed(); n != 3 {
+		t.Errorf("got %d followed streams, want 3 (two broke)", n)
+	}
+
+	lines <- "five\n"
+	waitLines(t, got, []string{"g|s|one", "g|s|two", "g|s|three", "g|s|four", "g|s|five"})
+	mustExit(t, f, id, 0)
+	eventually(t, "the follower to end with the container", func() (bool, string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.followers == 0, fmt.Sprint(s.followers)
+	})
+	if n := rt.followed(); n != 3 {
+		t.Errorf("got %d followed streams, want 3: the last one ended with the container", n)
+	}
+}
+
+func len64(s string) int64 { return int64(len(s)) }
+
+func TestLogShipperRetriesUnreadableOutput(t *testing.T) {
+	f := fake.New(fake.Config{Default: fake.Behavior{Logs: "hello\n"}})
+	id := runContainer(t, f, "web")
+	rt := &breakingOutput{Fake: f, failFollows: 3}
+	got := &shipped{}
+	s := newLogShipper(rt, wallClock{}, testLogger(t), "", 10*time.Millisecond, 500, got.send)
+	s.retryMin, s.retryMax = time.Millisecond, 10*time.Millisecond
+	runShipper(t, s)
+	s.follow(id, "g", "s")
+	waitLines(t, got, []string{"g|s|hello"})
+}
+
+// The follower of a running container whose output cannot be read gives up
+// after maxFollowFailures attempts in a row.
+func TestLogShipperGivesUpOnUnreadableOutput(t *testing.T) {
+	f := fake.New(fake.Config{})
+	id := runContainer(t, f, "web")
+	rt := &breakingOutput{Fake: f, failFollows: 1000}
+	s := newLogShipper(rt, wallClock{}, testLogger(t), "", 10*time.Millisecond, 500, (&shipped{}).send)
+	s.retryMin, s.retryMax = time.Microsecond, time.Microsecond
+	if err := s.read(t.Context(), followReq{id: id, group: "g", stream: "s"}, 0); err == nil {
+		t.Error("read: got nil, want the error it gave up on")
+	}
+	if n := rt.followed(); n != maxFollowFailures {
+		t.Errorf("got %d attempts, want %d", n, maxFollowFailures)
+	}
+}
+
+// A container's output shorter than the shipped offset was rotated or
+// truncated: the shipper ships it from the start, and records the new
+// offset, instead of shipping nothing.
+func TestLogShipperRewindsShrunkOutput(t *testing.T) {
+	for _, running := range []bool{false, true} {
+		t.Run(fmt.Sprintf("running=%v", running), func(t *testing.T) {
+			beh := fake.Behavior{Logs: "abc\n"}
+			if !running {
+				beh.RunTime = time.Nanosecond
+			}
+			f := fake.New(fake.Config{Default: beh})
+			id := runContainer(t, f, "web")
+			if !running {
+				if _, err := f.Wait(context.Background(), id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, offsetsFile), fmt.Appendf(nil, `{%q:100}`, id), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := &shipped{}
+			s := newLogShipper(f, wallClock{}, testLogger(t), dir, 10*time.Millisecond, 500, got.send)
+			if err := s.loadOffsets(); err != nil {
+				t.Fatal(err)
+			}
+			stop := runShipper(t, s)
+			s.follow(id, "g", "s")
+			waitLines(t, got, []string{"g|s|abc"})
+			stop()
+			if b, err := os.ReadFile(filepath.Join(dir, offsetsFile)); err != nil || string(b) != fmt.Sprintf(`{%q:4}`, id) {
+				t.Errorf("offsets file: got %s, %v; want %s at 4 bytes", b, err, id)
+			}
+		})
+	}
+}
+
+// With output arriving all the time the queue never drains; the offsets
+// are saved anyway, after acknowledged batches, at most once a second.
+func TestLogShipperSavesOffsetsWhileBusy(t *testing.T) {
+	clock := fake.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	dir := t.TempDir()
+	var s *logShipper
+	src := followReq{id: "c1", group: "g", stream: "s"}
+	sends := 0
+	// Before each send of a batch, the offset the file should hold: the
+	// first batch is saved at once, then at most one save a second.
+	want := []int64{0, 10, 10, 30, 30}
+	send := func(ctx context.Context, streams []agent.LogStream) error {
+		if b, err := os.ReadFile(filepath.Join(dir, offsetsFile)); want[sends] > 0 && (err != nil || string(b) != fmt.Sprintf(`{"c1":%d}`, want[sends])) {
+			t.Errorf("before send %d: offsets file %s, %v; want c1 at %d", sends+1, b, err, want[sends])
+		}
+		sends++
+		clock.Advance(600 * time.Millisecond)
+		if sends < len(want) {
+			s.add(src, "more", int64(sends+1)*10) // the container keeps writing
+		}
+		return nil
+	}
+	s = newLogShipper(fake.New(fake.Config{}), clock, testLogger(t), dir, time.Second, 500, send)
+	s.add(src, "first", 10)
+	if err := s.flush(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if sends != len(want) {
+		t.Errorf("got %d sends, want %d", sends, len(want))
+	}
+}

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/berth-io/berth/api/agent"
@@ -15,10 +17,16 @@ const maxReportTasks = 100
 // what changed. Only the latest status of a task is ever sent (the server
 // takes complete status, so intermediate ones need not reach it); a STOPPED
 // status, once acknowledged, is dropped.
+//
+// Pending statuses are sent oldest first: a task waits in line from the
+// moment its status changed after the server's last acknowledgement, and
+// goes to the back of the line once sent. So with more than maxReportTasks
+// tasks changing all the time, every one still gets its turn.
 type reporter struct {
 	mu      sync.Mutex
 	entries map[string]*reportEntry // by task ARN
 	dropped map[string]bool         // tasks the server does not know: never report
+	seq     uint64                  // last place in line handed out
 	wake    chan struct{}           // signalled when something is to send
 }
 
@@ -26,6 +34,7 @@ type reportEntry struct {
 	status  agent.TaskStatus
 	version uint64 // bumped on every update
 	acked   uint64 // the version the server acknowledged
+	since   uint64 // place in line while pending
 }
 
 func newReporter() *reporter {
@@ -44,9 +53,18 @@ func (p *reporter) update(ts agent.TaskStatus) {
 		e = &reportEntry{}
 		p.entries[ts.TaskArn] = e
 	}
+	if e.version == e.acked {
+		p.queueLocked(e) // it was not pending: it joins the line
+	}
 	e.status = ts
 	e.version++
 	p.signalLocked()
+}
+
+// queueLocked puts e at the back of the line.
+func (p *reporter) queueLocked(e *reportEntry) {
+	p.seq++
+	e.since = p.seq
 }
 
 func (p *reporter) signalLocked() {
@@ -57,7 +75,7 @@ func (p *reporter) signalLocked() {
 }
 
 // pending returns the statuses not acknowledged yet (at most
-// maxReportTasks, oldest ARN first for determinism) and their versions.
+// maxReportTasks, those waiting longest first) and their versions.
 func (p *reporter) pending() ([]agent.TaskStatus, map[string]uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -67,7 +85,9 @@ func (p *reporter) pending() ([]agent.TaskStatus, map[string]uint64) {
 			arns = append(arns, arn)
 		}
 	}
-	slices.Sort(arns)
+	slices.SortFunc(arns, func(a, b string) int {
+		return cmp.Or(cmp.Compare(p.entries[a].since, p.entries[b].since), strings.Compare(a, b))
+	})
 	if len(arns) > maxReportTasks {
 		arns = arns[:maxReportTasks]
 		p.signalLocked() // more to send after this batch
@@ -82,7 +102,7 @@ func (p *reporter) pending() ([]agent.TaskStatus, map[string]uint64) {
 }
 
 // acked records that the server took in the given versions. Unknown tasks
-// are dropped for good.
+// are dropped: their later updates are ignored until forget.
 func (p *reporter) acked(versions map[string]uint64, unknown []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -92,8 +112,11 @@ func (p *reporter) acked(versions map[string]uint64, unknown []string) {
 			continue
 		}
 		e.acked = v
-		if e.version == v && e.status.LastStatus == statusStopped {
+		switch {
+		case e.version == v && e.status.LastStatus == statusStopped:
 			delete(p.entries, arn)
+		case e.version != v:
+			p.queueLocked(e) // changed while in flight: it had its turn
 		}
 	}
 	for _, arn := range unknown {
@@ -107,16 +130,38 @@ func (p *reporter) acked(versions map[string]uint64, unknown []string) {
 func (p *reporter) resendAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, e := range p.entries {
+	arns := make([]string, 0, len(p.entries))
+	for arn, e := range p.entries {
+		if e.version == e.acked {
+			arns = append(arns, arn)
+		}
 		e.acked = 0
+	}
+	slices.Sort(arns)
+	for _, arn := range arns {
+		p.queueLocked(p.entries[arn]) // behind those already waiting
 	}
 	if len(p.entries) > 0 {
 		p.signalLocked()
 	}
 }
 
-// forget drops a task that finished and was acknowledged, or that the
-// agent no longer knows; dropped marks are cleared too.
+// holds reports whether the reporter still has a status of the task with
+// ID taskID that the server has not acknowledged as final: its containers
+// must be kept until it has.
+func (p *reporter) holds(taskID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for arn := range p.entries {
+		if taskIDOf(arn) == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// forget clears the dropped mark of a task no runner will report any more
+// (it finished, or has none).
 func (p *reporter) forget(arn string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -23,6 +23,10 @@ const (
 	prefixPull            = "CannotPullContainerError: "
 	prefixCreate          = "CannotCreateContainerError: "
 	prefixStart           = "CannotStartContainerError: "
+
+	// reasonEssentialLost: after a restart, an essential container of a
+	// task that had started is gone (removed while no agent ran).
+	reasonEssentialLost = "Essential container in task exited: it no longer exists in the runtime (removed while the agent was not running)"
 )
 
 // stopCause is why a task stops: its stopCode and stoppedReason.
@@ -291,7 +295,9 @@ func (r *taskRunner) now() *ecs.Time {
 }
 
 // adopt inspects the containers found at start-up. A task the server saw
-// RUNNING whose container is gone lost it while the agent was away.
+// ACTIVATING or later had started every container: one that is gone now
+// was lost while the agent was away, and is not run again (a job would
+// run twice); an essential one stops the task.
 func (r *taskRunner) adopt(ctx context.Context) {
 	for _, c := range r.containers {
 		if c.id == "" {
@@ -310,12 +316,13 @@ func (r *taskRunner) adopt(ctx context.Context) {
 			r.observe(c, st)
 		}
 	}
-	if rank(r.floor) >= rank(statusRunning) {
+	if startedEvery(r.floor) {
 		for _, c := range r.containers {
 			if c.id == "" && c.state == cNone {
 				c.state, c.reason = cExited, reasonLost
+				r.log.Warn("container of a started task is gone; not running it again", "container", c.name, "server_status", r.floor)
 				if c.essential {
-					r.fail(ecs.TaskStopCodeEssentialContainerExited, reasonEssentialExited)
+					r.fail(ecs.TaskStopCodeEssentialContainerExited, reasonEssentialLost)
 				}
 			}
 		}
@@ -323,6 +330,13 @@ func (r *taskRunner) adopt(ctx context.Context) {
 	if rank(r.floor) >= rank(statusDeactivating) && r.cause == nil {
 		r.cause = &stopCause{} // it was stopping when the agent went away
 	}
+}
+
+// startedEvery reports whether a task the server last saw at status had
+// created and started every one of its containers: the runner reports
+// ACTIVATING only once they all have.
+func startedEvery(status string) bool {
+	return rank(status) >= rank(statusActivating)
 }
 
 // pull makes the images of containers not created yet present.
@@ -730,7 +744,9 @@ func (r *taskRunner) monitor(ctx context.Context) (string, error) {
 
 // stop stops the running containers in reverse dependency order, each wave
 // together, each with its stopTimeout (the runtime sends the stop signal it
-// resolved, then SIGKILL).
+// resolved, then SIGKILL). A container the runner has not seen running
+// (Start failed, yet the engine may have started it) is inspected, and
+// stopped if it runs.
 func (r *taskRunner) stop(ctx context.Context) (string, error) {
 	r.drainExits()
 	names := make([]string, len(r.containers))
@@ -749,7 +765,16 @@ func (r *taskRunner) stop(ctx context.Context) (string, error) {
 		}
 		var targets []*containerRun
 		for _, n := range wave {
-			if c := r.byName[n]; c.id != "" && c.state == cRunning {
+			c := r.byName[n]
+			if c.id == "" || c.state == cExited {
+				continue
+			}
+			if c.state != cRunning {
+				if err := r.recheck(ctx, c); err != nil {
+					return r.status, err
+				}
+			}
+			if c.state == cRunning {
 				targets = append(targets, c)
 			}
 		}
@@ -790,6 +815,26 @@ func (r *taskRunner) stop(ctx context.Context) (string, error) {
 		r.emit()
 	}
 	return statusDeprovisioning, nil
+}
+
+// recheck inspects a container the runner has not seen running, and folds
+// what it finds into c.
+func (r *taskRunner) recheck(ctx context.Context, c *containerRun) error {
+	st, err := r.rt.Inspect(ctx, c.id)
+	switch {
+	case errors.Is(err, runtime.ErrNotFound):
+		return nil // nothing to stop; deprovision reports it
+	case err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("inspect container %s: %w", c.name, err)
+	}
+	if st.State == runtime.StateRunning {
+		r.log.Warn("container runs although the runner never saw it start; stopping it", "container", c.name, "id", c.id)
+	}
+	r.observe(c, st)
+	return nil
 }
 
 // deprovision collects the final state of every container and stops the

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -399,5 +400,82 @@ func TestRunnerCreateFailure(t *testing.T) {
 	final := h.rec.waitStatus(t, statusStopped)
 	if final.StopCode != ecs.TaskStopCodeTaskFailedToStart || !strings.HasPrefix(final.StoppedReason, "CannotCreateContainerError: ") {
 		t.Errorf("got stopCode %q, reason %q; want TaskFailedToStart, CannotCreateContainerError", final.StopCode, final.StoppedReason)
+	}
+}
+
+// A task the server saw ACTIVATING or later had started every container.
+// If they are gone when the agent comes back (removed while it was away),
+// the task is reported STOPPED, not run a second time. At PENDING nothing
+// says the containers ever started: they are created.
+func TestRunnerStartedTaskWithoutContainers(t *testing.T) {
+	tests := []struct {
+		floor   string
+		wantRun bool
+	}{
+		{floor: statusPending, wantRun: true},
+		{floor: statusActivating},
+		{floor: statusRunning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.floor, func(t *testing.T) {
+			rt := newRecordingRuntime(fake.New(fake.Config{}))
+			at := assignedTask(def("job", "job"), nonEssential(def("sidecar", "sidecar")))
+			at.Task.LastStatus = tt.floor
+			h := startRunner(t, rt, nil, at, nil)
+			if tt.wantRun {
+				h.rec.waitStatus(t, statusRunning)
+				if got := rt.Calls("start"); len(got) != 2 {
+					t.Errorf("got starts %v, want both containers started", got)
+				}
+				return
+			}
+			final := h.rec.waitStatus(t, statusStopped)
+			if calls := rt.Calls(); len(calls) != 0 {
+				t.Errorf("got calls %v, want none: the task already ran", calls)
+			}
+			if final.StopCode != ecs.TaskStopCodeEssentialContainerExited || final.StoppedReason != reasonEssentialLost {
+				t.Errorf("got stopCode %q, reason %q; want EssentialContainerExited, %q", final.StopCode, final.StoppedReason, reasonEssentialLost)
+			}
+			for _, name := range []string{"job", "sidecar"} {
+				if c := containerOf(t, final, name); c.LastStatus != containerStopped || c.Reason != reasonLost {
+					t.Errorf("container %s: got %s, reason %q; want STOPPED, %q", name, c.LastStatus, c.Reason, reasonLost)
+				}
+			}
+			want := []string{tt.floor, statusDeactivating, statusStopping, statusDeprovisioning, statusStopped}
+			if got := h.rec.statuses(); !cmp.Equal(got, want) {
+				t.Errorf("statuses: got %v, want %v (never backwards)", got, want)
+			}
+		})
+	}
+}
+
+// startedAnyway is a runtime whose Start fails after the engine started the
+// container (a timeout on the answer, say).
+type startedAnyway struct{ *recordingRuntime }
+
+func (s startedAnyway) Start(ctx context.Context, id string) error {
+	if err := s.recordingRuntime.Start(ctx, id); err != nil {
+		return err
+	}
+	return errors.New("context deadline exceeded while waiting for the engine's answer")
+}
+
+func TestRunnerStopsContainerWhoseStartFailed(t *testing.T) {
+	f := fake.New(fake.Config{Default: fake.Behavior{StopExitCode: 143}})
+	rt := startedAnyway{newRecordingRuntime(f)}
+	h := startRunner(t, rt, nil, assignedTask(def("web", "nginx")), nil)
+	final := h.rec.waitStatus(t, statusStopped)
+	if final.StopCode != ecs.TaskStopCodeTaskFailedToStart {
+		t.Errorf("got stopCode %q, want TaskFailedToStart", final.StopCode)
+	}
+	st, err := f.Inspect(context.Background(), idOf(t, f, "web"))
+	if err != nil || st.State != runtime.StateExited {
+		t.Fatalf("container after the task STOPPED: got %s, %v; want it stopped", st.State, err)
+	}
+	if got := rt.Calls("stop"); !cmp.Equal(got, []string{"stop web"}) {
+		t.Errorf("got stops %v, want [stop web]", got)
+	}
+	if c := containerOf(t, final, "web"); c.ExitCode == nil || *c.ExitCode != 143 {
+		t.Errorf("got exit code %v, want 143", c.ExitCode)
 	}
 }

@@ -173,16 +173,19 @@ func (m *taskManager) startLocked(ctx context.Context, at agent.AssignedTask, ad
 }
 
 // stop makes the listed tasks stop whatever the server wants, and forgets
-// finished ones.
-func (m *taskManager) stop(arns []string, code, reason string) {
+// finished ones. It returns the ARNs that have no runner (any more).
+func (m *taskManager) stop(arns []string, code, reason string) (idle []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, arn := range arns {
 		if h, ok := m.runners[arn]; ok {
 			h.box.stop(code, reason)
+		} else {
+			idle = append(idle, arn)
 		}
 		delete(m.finished, arn)
 	}
+	return idle
 }
 
 // stopAll stops every task.
