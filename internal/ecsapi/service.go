@@ -39,11 +39,15 @@ type Service struct {
 	// mu serializes this API's read-modify-write operations; the store's
 	// compare-and-swap still guards against other writers (controllers).
 	mu sync.Mutex
+	// taskDefRevs is the last revision allocated per family (guarded by
+	// mu); see nextTaskDefRevision.
+	taskDefRevs map[string]int32
 }
 
 // New returns the ECS API over cfg.Store.
 func New(cfg Config) *Service {
-	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger}
+	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger,
+		taskDefRevs: map[string]int32{}}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -18,9 +18,16 @@ import (
 //
 // Storage: state.FamilyKey(family) holds the family's revision counter
 // (state.Family.LastRevision), state.TaskDefKey(family, rev) one revision
-// (state.TaskDefinition: the wire definition plus its tags). Register
-// writes both in one compare-and-swap transaction, so revisions start at 1
-// and are never reused, even after DeleteTaskDefinitions.
+// (state.TaskDefinition: the wire definition plus its tags). Revisions start
+// at 1 and are never reused, even after DeleteTaskDefinitions.
+//
+// Registration is pipelined: the next revision is taken from an in-memory
+// counter under s.mu (seeded from the family record and the family's last
+// stored revision), and the write — the revision created only if absent,
+// the counter raised — commits after s.mu is released, so concurrent
+// registrations share one fsync (the store's group commit). A failed write
+// drops the family's counter, to be seeded again from the store. The
+// counter is this process's: an HA setup must seed it again on taking over.
 //
 // A revision's life:
 //
@@ -73,21 +80,13 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTa
 		return nil, errClient("containerDefinitions: the task definition is %d bytes of JSON; the limit is %d", len(b), maxTaskDefBytes)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	famKey := state.FamilyKey(td.Family)
-	fam, err := state.Get[state.Family](ctx, s.st, famKey)
-	want, last := store.Absent, int32(0)
-	switch {
-	case err == nil:
-		want, last = fam.Revision, fam.Value.LastRevision
-	case !state.IsNotFound(err):
+	rev, err := s.nextTaskDefRevision(ctx, td.Family)
+	if err != nil {
 		return nil, errServer(err)
 	}
-	rev := last + 1
 	rec.Revision = rev
 	rec.TaskDefinitionArn = s.taskDefARN(td.Family, rev)
-	famOp, err := state.PutOp(famKey, &state.Family{Name: td.Family, LastRevision: rev}, want)
+	famOp, err := state.PutOp(state.FamilyKey(td.Family), &state.Family{Name: td.Family, LastRevision: rev}, store.Any)
 	if err != nil {
 		return nil, errServer(err)
 	}
@@ -96,9 +95,43 @@ func (s *Service) RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTa
 		return nil, errServer(err)
 	}
 	if _, err := s.st.Txn(ctx, famOp, tdOp); err != nil {
+		s.mu.Lock()
+		delete(s.taskDefRevs, td.Family)
+		s.mu.Unlock()
 		return nil, errServer(conflictAsServer(err))
 	}
 	return &ecs.RegisterTaskDefinitionResponse{TaskDefinition: &rec.TaskDefinition, Tags: in.Tags}, nil
+}
+
+// nextTaskDefRevision allocates the family's next revision number.
+func (s *Service) nextTaskDefRevision(ctx context.Context, family string) (int32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last, ok := s.taskDefRevs[family]
+	if !ok {
+		fam, err := state.Get[state.Family](ctx, s.st, state.FamilyKey(family))
+		switch {
+		case err == nil:
+			last = fam.Value.LastRevision
+		case !state.IsNotFound(err):
+			return 0, err
+		}
+		// A counter write may have lost a race with a later one before a
+		// crash: the revisions stored are the truth.
+		kvs, _, err := s.st.List(ctx, state.TaskDefFamilyPrefix(family))
+		if err != nil {
+			return 0, err
+		}
+		if n := len(kvs); n > 0 {
+			var r state.TaskDefinition
+			if err := json.Unmarshal(kvs[n-1].Value, &r); err != nil {
+				return 0, fmt.Errorf("decode %s: %w", kvs[n-1].Key, err)
+			}
+			last = max(last, r.Revision)
+		}
+	}
+	s.taskDefRevs[family] = last + 1
+	return last + 1, nil
 }
 
 // taskDefFromRequest copies every member the request shares with the wire
