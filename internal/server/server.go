@@ -21,6 +21,7 @@ import (
 	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/apiserver"
 	"github.com/berth-io/berth/internal/awsjson"
+	"github.com/berth-io/berth/internal/controller"
 	"github.com/berth-io/berth/internal/ecsapi"
 	"github.com/berth-io/berth/internal/logsapi"
 	"github.com/berth-io/berth/internal/logstore"
@@ -215,6 +216,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// within timeout + timeout/4, not a whole extra tick later.
 	go func() { _ = agents.Tracker().Run(loops, max(cfg.HeartbeatTimeout/4, 100*time.Millisecond)) }()
 	go sweepStoppedTasks(loops, ecsSvc, cfg.StoppedTaskRetention, log)
+	services := controller.New(controller.Config{ECS: ecsSvc, Store: st, Logger: log})
+	go func() { _ = services.Run(loops) }()
 	go func() { _ = logSt.Run(loops) }()
 
 	errc := make(chan error, 1)
