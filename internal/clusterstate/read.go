@@ -252,3 +252,20 @@ func (c *Cache) ClusterCounts(cluster string) ClusterCounts {
 	}
 	return ClusterCounts{}
 }
+
+// Tasks returns every task record of a cluster (STOPPED ones included), in
+// no particular order. The records are shared: callers must not change
+// them. O(tasks of the cluster), with no decoding.
+func (c *Cache) Tasks(cluster string) []state.Record[ecs.Task] {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ci := c.idx.byName[cluster]
+	if ci == nil {
+		return nil
+	}
+	out := make([]state.Record[ecs.Task], 0, len(ci.tasks))
+	for _, r := range ci.tasks {
+		out = append(out, r)
+	}
+	return out
+}

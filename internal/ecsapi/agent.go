@@ -98,7 +98,7 @@ func (s *Service) AgentTasks(ctx context.Context, cluster, instanceID string) (t
 	if inst.Value.Status == instanceInactive {
 		return nil, true, nil
 	}
-	recs, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(cluster))
+	recs, err := s.readInstanceTasks(ctx, cluster, inst.Value.ContainerInstanceArn)
 	if err != nil {
 		return nil, false, err
 	}
@@ -106,9 +106,6 @@ func (s *Service) AgentTasks(ctx context.Context, cluster, instanceID string) (t
 	tasks = []agent.AssignedTask{}
 	for _, r := range recs {
 		t := r.Value
-		if t.ContainerInstanceArn != inst.Value.ContainerInstanceArn || t.LastStatus == taskStatusStopped {
-			continue
-		}
 		td, ok := defs[t.TaskDefinitionArn]
 		if !ok {
 			family, rev, err := taskDefRef(t.TaskDefinitionArn, "taskDefinitionArn")

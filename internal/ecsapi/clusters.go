@@ -126,7 +126,7 @@ func (s *Service) countCluster(ctx context.Context, name string) (clusterCounts,
 			c.drainingServices++
 		}
 	}
-	tasks, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(name))
+	tasks, err := s.readTasks(ctx, name)
 	if err != nil {
 		return c, err
 	}

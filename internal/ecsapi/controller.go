@@ -98,7 +98,7 @@ func (s *Service) ReadCluster(ctx context.Context, cluster string) (*ClusterStat
 			}
 		}
 	}
-	tasks, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(cluster))
+	tasks, err := s.readTasks(ctx, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("read tasks of %s: %w", cluster, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-io/berth/internal/awsjson"
+	"github.com/berth-io/berth/internal/clusterstate"
 	"github.com/berth-io/berth/internal/store"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Cache, when set, serves the read-only scans (see cache.go); it must
+	// be running over the same store.
+	Cache *clusterstate.Cache
 }
 
 // Service implements the ECS operations.
@@ -42,12 +46,13 @@ type Service struct {
 	// taskDefRevs is the last revision allocated per family (guarded by
 	// mu); see nextTaskDefRevision.
 	taskDefRevs map[string]int32
+	cache       *clusterstate.Cache
 }
 
 // New returns the ECS API over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger,
-		taskDefRevs: map[string]int32{}}
+		taskDefRevs: map[string]int32{}, cache: cfg.Cache}
 	if s.now == nil {
 		s.now = time.Now
 	}

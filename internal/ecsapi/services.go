@@ -1134,7 +1134,7 @@ type serviceTaskIndex struct {
 // each service (group "service:NAME") and deployment (startedBy).
 func (s *Service) indexServiceTasks(ctx context.Context, cluster string) (serviceTaskIndex, error) {
 	idx := serviceTaskIndex{byService: map[string]serviceTaskCounts{}, byDeployment: map[string]serviceTaskCounts{}, live: map[string]int{}}
-	tasks, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(cluster))
+	tasks, err := s.readTasks(ctx, cluster)
 	if err != nil {
 		return idx, err
 	}

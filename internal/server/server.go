@@ -21,6 +21,7 @@ import (
 	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/apiserver"
 	"github.com/berth-io/berth/internal/awsjson"
+	"github.com/berth-io/berth/internal/clusterstate"
 	"github.com/berth-io/berth/internal/controller"
 	"github.com/berth-io/berth/internal/ecsapi"
 	"github.com/berth-io/berth/internal/logsapi"
@@ -129,7 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, "state.db"), bolt.Options{})
+	// A watcher must hold a whole group commit's events (up to 16,384), or
+	// the cluster index would be dropped and re-list on every bulk write.
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "state.db"), bolt.Options{WatchBuffer: 16384})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -142,7 +145,17 @@ func Run(ctx context.Context, cfg Config) error {
 	defer logSt.Close()
 	logsSvc := logsapi.New(logsapi.Config{Store: logSt, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log})
 
-	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs")})
+	// The in-memory cluster index serves the read-only scans (counts, the
+	// agents' desired tasks, the controller's view of a cluster).
+	index := clusterstate.New(st, log)
+	indexCtx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
+	go func() {
+		if err := index.Run(indexCtx); err != nil {
+			log.Error("cluster index stopped; reads fall back to the store", "err", err)
+		}
+	}()
+	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index})
 	edgeCfg := apiserver.Config{
 		NoAuth: cfg.InsecureNoAuth,
 		JSON: []*awsjson.Service{
