@@ -32,7 +32,9 @@ func TestRunTaskHonoursConstraints(t *testing.T) {
 			t.Fatalf("got %+v, want 2 failures %q", out, reasonMemberOf)
 		}
 	})
-	t.Run("distinctInstance spreads a call over instances", func(t *testing.T) {
+	t.Run("distinctInstance spreads a group over instances", func(t *testing.T) {
+		// A family of its own: the tasks above are in group family:w.
+		td := f.taskDef(webDef("d", 10, 10))
 		out, err := f.s.RunTask(bg, &ecs.RunTaskRequest{TaskDefinition: td, Count: ptr[int32](3), PlacementConstraints: []ecs.PlacementConstraint{{Type: "distinctInstance"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -44,5 +46,13 @@ func TestRunTaskHonoursConstraints(t *testing.T) {
 			t.Fatalf("both tasks on %s", out.Tasks[0].ContainerInstanceArn)
 		}
 		_ = dev
+		// The group now runs on both instances: one more finds no room.
+		again, err := f.s.RunTask(bg, &ecs.RunTaskRequest{TaskDefinition: td, PlacementConstraints: []ecs.PlacementConstraint{{Type: "distinctInstance"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.Tasks) != 0 || len(again.Failures) != 1 || again.Failures[0].Reason != reasonDistinct {
+			t.Fatalf("got %+v, want one %q failure", again, reasonDistinct)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-io/berth/api/ecs"
 	"github.com/berth-io/berth/internal/clusterquery"
+	"github.com/berth-io/berth/internal/scheduler"
 	"github.com/berth-io/berth/internal/state"
 	"github.com/berth-io/berth/internal/store"
 )
@@ -322,12 +323,12 @@ func (s *Service) LaunchServiceTasks(ctx context.Context, cluster, service, depl
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, distinct, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
+	l, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
 	if err != nil {
 		return nil, nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		tasks, failures, err := s.launchReplicaOnceLocked(ctx, l, count, distinct)
+		tasks, failures, err := s.launchReplicaOnceLocked(ctx, l, count)
 		if isConflict(err) && attempt < maxPlacementAttempts {
 			continue
 		}
@@ -347,7 +348,7 @@ func (s *Service) LaunchDaemonTasks(ctx context.Context, cluster, service, deplo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, _, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
+	l, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -361,34 +362,35 @@ func (s *Service) LaunchDaemonTasks(ctx context.Context, cluster, service, deplo
 }
 
 // serviceLaunchLocked builds the launch of a service deployment's tasks,
-// and says whether the service wants each task on a distinct instance.
-func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, deploymentID string) (*taskLaunch, bool, error) {
+// with the service's placement strategies (ECS's default spread when it
+// has none) and constraints.
+func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, deploymentID string) (*taskLaunch, error) {
 	crec, err := state.Get[ecs.Cluster](ctx, s.st, state.ClusterKey(cluster))
 	if state.IsNotFound(err) || (err == nil && crec.Value.Status != clusterActive) {
-		return nil, false, ErrStaleLaunch
+		return nil, ErrStaleLaunch
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	rec, err := state.Get[serviceRecord](ctx, s.st, state.ServiceKey(cluster, service))
 	if state.IsNotFound(err) || (err == nil && rec.Value.Status != serviceActive) {
-		return nil, false, ErrStaleLaunch
+		return nil, ErrStaleLaunch
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	svc := &rec.Value.Service
 	i := slices.IndexFunc(svc.Deployments, func(d ecs.Deployment) bool { return d.Id == deploymentID })
 	if i < 0 {
-		return nil, false, ErrStaleLaunch
+		return nil, ErrStaleLaunch
 	}
 	d := &svc.Deployments[i]
 	td, err := s.currentServiceTaskDef(ctx, d.TaskDefinition)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if td == nil {
-		return nil, false, fmt.Errorf("deployment %s: task definition %s no longer exists", d.Id, d.TaskDefinition)
+		return nil, fmt.Errorf("deployment %s: task definition %s no longer exists", d.Id, d.TaskDefinition)
 	}
 	opts := runOptions{network: d.NetworkConfiguration, group: "service:" + svc.ServiceName, startedBy: d.Id,
 		enableExecuteCommand: svc.EnableExecuteCommand}
@@ -400,10 +402,17 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 	}
 	l, err := s.prepareLaunch(cluster, td, opts)
 	if err != nil {
-		return nil, false, fmt.Errorf("deployment %s: %w", d.Id, err)
+		return nil, fmt.Errorf("deployment %s: %w", d.Id, err)
 	}
 	if l.constraints, err = parseTaskConstraints(td, svc.PlacementConstraints); err != nil {
-		return nil, false, fmt.Errorf("deployment %s: %w", d.Id, err)
+		return nil, fmt.Errorf("deployment %s: %w", d.Id, err)
+	}
+	l.strategies = svc.PlacementStrategy
+	if len(l.strategies) == 0 {
+		// ECS's default for services: spread over zones, then instances.
+		for _, st := range scheduler.ServiceDefaultStrategies() {
+			l.strategies = append(l.strategies, ecs.PlacementStrategy{Type: st.Type, Field: st.Field})
+		}
 	}
 	switch {
 	case d.LaunchType != "":
@@ -417,12 +426,12 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 	default:
 		l.launchType = ecs.LaunchTypeEC2
 	}
-	return l, l.constraints.distinct, nil
+	return l, nil
 }
 
 // launchReplicaOnceLocked places count tasks of l and commits them with
 // their reservations.
-func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, count int, distinct bool) ([]ecs.Task, []ecs.Failure, error) {
+func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, count int) ([]ecs.Task, []ecs.Failure, error) {
 	recs, err := state.List[ecs.ContainerInstance](ctx, s.st, state.InstancesOf(l.cluster))
 	if err != nil {
 		return nil, nil, err
@@ -452,24 +461,11 @@ func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, co
 	case len(cands) == 0:
 		return fail(ecs.Failure{Arn: active[0].ContainerInstanceArn, Reason: "AGENT"})
 	}
-	cands, rejected, err := l.constraints.filter(ctx, s, l.cluster, cands)
+	groups, err := s.groupsByInstance(ctx, l.cluster)
 	if err != nil {
 		return nil, nil, err
 	}
-	if rejected != nil {
-		return fail(*rejected)
-	}
-	tasks, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(l.cluster))
-	if err != nil {
-		return nil, nil, err
-	}
-	onInstance := map[string]int{}
-	for _, r := range tasks {
-		if t := r.Value; t.Group == l.group && t.LastStatus != taskStatusStopped && t.DesiredStatus != taskStatusStopped {
-			onInstance[t.ContainerInstanceArn]++
-		}
-	}
-	placed, failures := placeForService(cands, l.need, count, onInstance, distinct)
+	placed, failures := s.schedule(l, cands, count, l.strategies, groups)
 	if len(placed) == 0 {
 		return nil, failures, nil
 	}
@@ -542,74 +538,6 @@ func (s *Service) launchDaemonOnceLocked(ctx context.Context, l *taskLaunch, ins
 func (c taskConstraints) accepts(ci *ecs.ContainerInstance, groups []string) bool {
 	facts := instanceFacts(ci, groups)
 	return !slices.ContainsFunc(c.memberOf, func(e clusterquery.Expr) bool { return !e.Eval(facts) })
-}
-
-// placeForService places count tasks of a service, reserving on the
-// candidates in place (they are the caller's copies). Each task goes to
-// the candidate with room in the availability zone (attribute
-// ecs.availability-zone) that runs the fewest tasks of the service, then
-// on the instance that runs the fewest, the first such on a tie: ECS's
-// default spread for services. onInstance counts the service's tasks that
-// are not STOPPED or being stopped, by instance ARN. With distinct, an instance that already
-// runs a task of the service is no candidate. A task that fits nowhere
-// fails naming the candidate that came closest, as placeFirstFit does.
-//
-// This is the one function to switch to internal/scheduler's Place once
-// it lands (it then also honours the service's placementStrategy, which
-// this default ignores).
-func placeForService(cands []*ecs.ContainerInstance, need taskNeed, count int, onInstance map[string]int, distinct bool) ([]*ecs.ContainerInstance, []ecs.Failure) {
-	counts := map[string]int{}
-	for k, v := range onInstance {
-		counts[k] = v
-	}
-	azOf := func(ci *ecs.ContainerInstance) string {
-		for _, a := range ci.Attributes {
-			if a.Name == "ecs.availability-zone" {
-				return a.Value
-			}
-		}
-		return ""
-	}
-	perAZ := map[string]int{}
-	for _, ci := range cands {
-		perAZ[azOf(ci)] += counts[ci.ContainerInstanceArn]
-	}
-	reasons := placementReasons()
-	var placed []*ecs.ContainerInstance
-	var failures []ecs.Failure
-	for range count {
-		var chosen *ecs.ContainerInstance
-		closest, closestStage, closestReason := -1, -1, ""
-		for i, ci := range cands {
-			if distinct && counts[ci.ContainerInstanceArn] > 0 {
-				if closest < 0 {
-					closest, closestReason = i, reasonDistinct
-				}
-				continue
-			}
-			if reason := fitInstance(ci, need); reason != "" {
-				if stage := slices.Index(reasons, reason); stage > closestStage {
-					closest, closestStage, closestReason = i, stage, reason
-				}
-				continue
-			}
-			if chosen == nil || perAZ[azOf(ci)] < perAZ[azOf(chosen)] ||
-				(perAZ[azOf(ci)] == perAZ[azOf(chosen)] && counts[ci.ContainerInstanceArn] < counts[chosen.ContainerInstanceArn]) {
-				chosen = ci
-			}
-		}
-		if chosen == nil {
-			if closest >= 0 {
-				failures = append(failures, ecs.Failure{Arn: cands[closest].ContainerInstanceArn, Reason: closestReason})
-			}
-			continue
-		}
-		reserveOnInstance(chosen, need)
-		counts[chosen.ContainerInstanceArn]++
-		perAZ[azOf(chosen)]++
-		placed = append(placed, chosen)
-	}
-	return placed, failures
 }
 
 // isConflict reports whether err is a compare-and-swap conflict.

@@ -26,7 +26,7 @@ import (
 //	      │
 //	      └── StopTask while the instance's agent is disconnected ──▶ STOPPED
 //
-// Creation places the task (first fit, see placeFirstFit) and reserves its
+// Creation places the task (internal/scheduler, see placement.go) and reserves its
 // CPU, memory and static host ports on the container instance in the same
 // transaction that creates the record: the instance record is written with
 // compare-and-swap, so concurrent placements by any writer never overcommit
@@ -138,6 +138,7 @@ func (s *Service) RunTask(ctx context.Context, in *ecs.RunTaskRequest) (*ecs.Run
 	if l.constraints, err = parseTaskConstraints(td, in.PlacementConstraints); err != nil {
 		return nil, err
 	}
+	l.strategies = in.PlacementStrategy
 	l.launchType, l.capacityProvider, err = runLaunchType(in.LaunchType, in.CapacityProviderStrategy, crec.Value)
 	if err != nil {
 		return nil, err
@@ -184,17 +185,11 @@ func (s *Service) runTaskOnceLocked(ctx context.Context, l *taskLaunch, count in
 		}
 		return out, nil
 	}
-	cands, rejected, err := l.constraints.filter(ctx, s, l.cluster, cands)
+	groups, err := s.groupsByInstance(ctx, l.cluster)
 	if err != nil {
 		return nil, err
 	}
-	if rejected != nil {
-		for range count {
-			out.Failures = append(out.Failures, *rejected)
-		}
-		return out, nil
-	}
-	placed, failures := placeFirstFit(cands, l.need, count, l.constraints.distinct)
+	placed, failures := s.schedule(l, cands, count, l.strategies, groups)
 	out.Failures = append(out.Failures, failures...)
 	if len(placed) == 0 {
 		return out, nil
@@ -646,6 +641,9 @@ type taskLaunch struct {
 	launchType       string
 	capacityProvider string
 	constraints      taskConstraints
+	// strategies are the placementStrategy to place with (none: random
+	// for RunTask; the controller gives services ECS's default spread).
+	strategies []ecs.PlacementStrategy
 }
 
 // launchContainer is one container of a task after overrides.
@@ -987,49 +985,6 @@ func fitInstance(ci *ecs.ContainerInstance, need taskNeed) string {
 		}
 	}
 	return ""
-}
-
-// placeFirstFit places count tasks needing need on the first candidate that
-// fits each, reserving on the candidates in place (they are the caller's
-// copies). It returns the instance of each placed task, and a failure for
-// each task that fit nowhere, naming the candidate that came closest (failed
-// on the latest check; the first such) and what it lacked. It does no I/O.
-//
-// With distinct, each task goes to a different instance (distinctInstance);
-// a task left without an unused instance fails with reasonDistinct.
-func placeFirstFit(cands []*ecs.ContainerInstance, need taskNeed, count int, distinct bool) ([]*ecs.ContainerInstance, []ecs.Failure) {
-	var placed []*ecs.ContainerInstance
-	var failures []ecs.Failure
-	reasons := placementReasons()
-	for range count {
-		var chosen *ecs.ContainerInstance
-		closest, closestStage, closestReason := -1, -1, ""
-		for i, ci := range cands {
-			if distinct && slices.Contains(placed, ci) {
-				if closest < 0 {
-					closest, closestReason = i, reasonDistinct
-				}
-				continue
-			}
-			reason := fitInstance(ci, need)
-			if reason == "" {
-				chosen = ci
-				break
-			}
-			if stage := slices.Index(reasons, reason); stage > closestStage {
-				closest, closestStage, closestReason = i, stage, reason
-			}
-		}
-		if chosen == nil {
-			if closest >= 0 {
-				failures = append(failures, ecs.Failure{Arn: cands[closest].ContainerInstanceArn, Reason: closestReason})
-			}
-			continue
-		}
-		reserveOnInstance(chosen, need)
-		placed = append(placed, chosen)
-	}
-	return placed, failures
 }
 
 // reserveOnInstance takes need from ci's remaining resources and counts a
