@@ -69,3 +69,25 @@ func (s *Service) readInstanceTasks(ctx context.Context, cluster, instanceArn st
 	}
 	return out, nil
 }
+
+// readInstancesToReserve returns the cluster's container instances as
+// records the caller may reserve on: from the index (when fresh) each is a
+// copy whose remaining resources are its own, so reserving never touches
+// the shared record; the caller writes them back with compare-and-swap on
+// the record's revision, as with a store listing.
+func (s *Service) readInstancesToReserve(ctx context.Context, cluster string) ([]state.Record[ecs.ContainerInstance], error) {
+	if !s.freshCache(ctx) {
+		return state.List[ecs.ContainerInstance](ctx, s.st, state.InstancesOf(cluster))
+	}
+	recs := s.cache.Instances(cluster)
+	out := make([]state.Record[ecs.ContainerInstance], len(recs))
+	for i, r := range recs {
+		ci := *r.Value
+		ci.RemainingResources = cloneResources(ci.RemainingResources)
+		out[i] = state.Record[ecs.ContainerInstance]{Value: &ci, Revision: r.Revision}
+	}
+	slices.SortFunc(out, func(a, b state.Record[ecs.ContainerInstance]) int {
+		return strings.Compare(a.Value.ContainerInstanceArn, b.Value.ContainerInstanceArn)
+	})
+	return out, nil
+}

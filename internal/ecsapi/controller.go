@@ -432,7 +432,7 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 // launchReplicaOnceLocked places count tasks of l and commits them with
 // their reservations.
 func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, count int) ([]ecs.Task, []ecs.Failure, error) {
-	recs, err := state.List[ecs.ContainerInstance](ctx, s.st, state.InstancesOf(l.cluster))
+	recs, err := s.readInstancesToReserve(ctx, l.cluster)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -159,7 +159,7 @@ func (s *Service) RunTask(ctx context.Context, in *ecs.RunTaskRequest) (*ecs.Run
 // runTaskOnceLocked reads the cluster's instances, places the tasks and commits
 // tasks and reservations in one transaction.
 func (s *Service) runTaskOnceLocked(ctx context.Context, l *taskLaunch, count int) (*ecs.RunTaskResponse, error) {
-	recs, err := state.List[ecs.ContainerInstance](ctx, s.st, state.InstancesOf(l.cluster))
+	recs, err := s.readInstancesToReserve(ctx, l.cluster)
 	if err != nil {
 		return nil, err
 	}
