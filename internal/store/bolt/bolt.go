@@ -286,7 +286,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 	return out, rev, nil
 }
 
-// Revision implements store.Store. It reads no file.
+// Revision implements store.Store. It reads no file. It takes s.mu, so it
+// never returns a revision whose events are still being handed to the
+// watchers: a caller that saw revision R (from a Txn or its own watch)
+// and then reads Revision gets at least R, and every watcher already holds
+// R's events — which is what a watch-fed cache's WaitFor relies on.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if s.closed.Load() {
 		return 0, store.ErrClosed
@@ -294,6 +298,8 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.rev.Load(), nil
 }
 
