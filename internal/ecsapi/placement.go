@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"github.com/berth-io/berth/api/ecs"
 	"github.com/berth-io/berth/internal/scheduler"
@@ -39,9 +40,11 @@ func (s *Service) schedule(l *taskLaunch, cands []*ecs.ContainerInstance, count 
 			GroupCounts:   g,
 		}
 	}
+	dynTCP, dynUDP := dynamicHostPorts(&l.td.TaskDefinition)
 	req := scheduler.Request{
 		Count: count,
-		Need:  scheduler.Need{CPU: l.need.cpu, Memory: l.need.memory, Ports: toPorts(l.need.tcp), UDPPorts: toPorts(l.need.udp)},
+		Need: scheduler.Need{CPU: l.need.cpu, Memory: l.need.memory, Ports: toPorts(l.need.tcp), UDPPorts: toPorts(l.need.udp),
+			DynamicPorts: dynTCP, DynamicUDPPorts: dynUDP},
 		Group: l.group,
 	}
 	for _, st := range strategies {
@@ -90,6 +93,27 @@ func (s *Service) groupsByInstance(ctx context.Context, cluster string) (map[str
 		m[t.Group]++
 	}
 	return out, nil
+}
+
+// dynamicHostPorts counts the port mappings of a bridge-mode task that
+// leave the host port to the agent (hostPort absent or 0).
+func dynamicHostPorts(td *ecs.TaskDefinition) (tcp, udp int) {
+	if td.NetworkMode != "" && td.NetworkMode != ecs.NetworkModeBridge {
+		return 0, 0
+	}
+	for _, cd := range td.ContainerDefinitions {
+		for _, pm := range cd.PortMappings {
+			if pm.HostPort != nil && *pm.HostPort != 0 {
+				continue
+			}
+			if strings.EqualFold(pm.Protocol, ecs.TransportProtocolUdp) {
+				udp++
+			} else {
+				tcp++
+			}
+		}
+	}
+	return tcp, udp
 }
 
 func portSet(r *ecs.Resource) map[uint16]bool {
