@@ -465,7 +465,7 @@ func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, co
 	if err != nil {
 		return nil, nil, err
 	}
-	placed, failures := s.schedule(l, cands, count, l.strategies, groups)
+	placed, failures := s.scheduleLocked(l, cands, count, l.strategies, groups)
 	if len(placed) == 0 {
 		return nil, failures, nil
 	}

@@ -17,10 +17,11 @@ import (
 // scheduler's terms, and each placement it makes is reserved on the chosen
 // copy, which the caller then commits with compare-and-swap.
 
-// schedule places count tasks of l on cands with the given strategies and
-// l's constraints, reserving on the chosen candidates in place. groups
-// holds, per instance ARN, the live task counts per task group.
-func (s *Service) schedule(l *taskLaunch, cands []*ecs.ContainerInstance, count int, strategies []ecs.PlacementStrategy, groups map[string]map[string]int) ([]*ecs.ContainerInstance, []ecs.Failure) {
+// scheduleLocked places count tasks of l on cands with the given
+// strategies and l's constraints, reserving on the chosen candidates in
+// place. groups holds, per instance ARN, the live task counts per task
+// group. s.mu must be held (the placer's scratch memory is shared).
+func (s *Service) scheduleLocked(l *taskLaunch, cands []*ecs.ContainerInstance, count int, strategies []ecs.PlacementStrategy, groups map[string]map[string]int) ([]*ecs.ContainerInstance, []ecs.Failure) {
 	insts := make([]scheduler.Instance, len(cands))
 	for i, ci := range cands {
 		g := groups[ci.ContainerInstanceArn]
@@ -56,7 +57,7 @@ func (s *Service) schedule(l *taskLaunch, cands []*ecs.ContainerInstance, count 
 	if l.constraints.distinct {
 		req.Constraints = append(req.Constraints, scheduler.Constraint{Type: scheduler.ConstraintDistinctInstance})
 	}
-	res := scheduler.Place(req, insts, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	res := s.placer.Place(req, insts, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	placed := make([]*ecs.ContainerInstance, 0, len(res.Placements))
 	for _, i := range res.Placements {
 		reserveOnInstance(cands[i], l.need)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-io/berth/internal/awsjson"
 	"github.com/berth-io/berth/internal/clusterstate"
+	"github.com/berth-io/berth/internal/scheduler"
 	"github.com/berth-io/berth/internal/store"
 )
 
@@ -47,6 +48,9 @@ type Service struct {
 	// mu); see nextTaskDefRevision.
 	taskDefRevs map[string]int32
 	cache       *clusterstate.Cache
+	// placer keeps the scheduler's scratch memory between placements
+	// (guarded by mu).
+	placer scheduler.Placer
 }
 
 // New returns the ECS API over cfg.Store.

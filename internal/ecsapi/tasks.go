@@ -189,7 +189,7 @@ func (s *Service) runTaskOnceLocked(ctx context.Context, l *taskLaunch, count in
 	if err != nil {
 		return nil, err
 	}
-	placed, failures := s.schedule(l, cands, count, l.strategies, groups)
+	placed, failures := s.scheduleLocked(l, cands, count, l.strategies, groups)
 	out.Failures = append(out.Failures, failures...)
 	if len(placed) == 0 {
 		return out, nil
