@@ -86,6 +86,7 @@ func (s *Service) RegisterAgent(ctx context.Context, in *agent.RegisterRequest) 
 
 // AgentTasks returns the desired state of one instance: every task placed
 // on it that the records do not show STOPPED, with its task definition.
+// The tasks share their slices with the cluster index: read only.
 // deregistered is true when the instance is gone or INACTIVE.
 func (s *Service) AgentTasks(ctx context.Context, cluster, instanceID string) (tasks []agent.AssignedTask, deregistered bool, err error) {
 	inst, err := state.Get[ecs.ContainerInstance](ctx, s.st, state.InstanceKey(cluster, instanceID))

@@ -48,7 +48,7 @@ const deploymentIDPrefix = "ecs-svc/"
 const StopCodeInstanceLost = ecs.TaskStopCodeTerminationNotice
 
 // ClusterState is one cluster's records as the service controller reads
-// them. The values are the caller's.
+// them. Tasks are shared with the cluster index: read only.
 type ClusterState struct {
 	Name      string
 	Services  []*ecs.Service
@@ -380,8 +380,10 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 		return nil, err
 	}
 	svc := &rec.Value.Service
+	// Only the PRIMARY deployment launches: a plan made before an
+	// UpdateService may name the deployment that has just become ACTIVE.
 	i := slices.IndexFunc(svc.Deployments, func(d ecs.Deployment) bool { return d.Id == deploymentID })
-	if i < 0 {
+	if i < 0 || svc.Deployments[i].Status != "PRIMARY" {
 		return nil, ErrStaleLaunch
 	}
 	d := &svc.Deployments[i]
@@ -482,13 +484,9 @@ func (s *Service) launchReplicaOnceLocked(ctx context.Context, l *taskLaunch, co
 // launchDaemonOnceLocked places one task of l on each instance and commits
 // them with their reservations.
 func (s *Service) launchDaemonOnceLocked(ctx context.Context, l *taskLaunch, instanceIDs []string) ([]ecs.Task, []ecs.Failure, error) {
-	var groups map[string][]string
-	if l.constraints.needsGroups {
-		tasks, err := state.List[ecs.Task](ctx, s.st, state.TasksOf(l.cluster))
-		if err != nil {
-			return nil, nil, err
-		}
-		groups = taskGroupsByInstance(tasks)
+	counts, err := s.groupsByInstance(ctx, l.cluster)
+	if err != nil {
+		return nil, nil, err
 	}
 	var failures []ecs.Failure
 	var placed []*ecs.ContainerInstance
@@ -508,8 +506,19 @@ func (s *Service) launchDaemonOnceLocked(ctx context.Context, l *taskLaunch, ins
 			return nil, nil, err
 		}
 		ci := rec.Value
+		g := counts[ci.ContainerInstanceArn]
+		if g[l.group] > 0 {
+			// The instance runs a task of the service already: never a
+			// second daemon task, whatever view the caller planned from.
+			failures = append(failures, ecs.Failure{Arn: ci.ContainerInstanceArn, Reason: reasonDistinct, Detail: "already runs a task of " + l.group})
+			continue
+		}
+		groups := make([]string, 0, len(g))
+		for name := range g {
+			groups = append(groups, name)
+		}
 		failure := startTaskFailure(ci, l.need)
-		if failure == nil && !l.constraints.accepts(ci, groups[ci.ContainerInstanceArn]) {
+		if failure == nil && !l.constraints.accepts(ci, groups) {
 			failure = &ecs.Failure{Arn: ci.ContainerInstanceArn, Reason: reasonMemberOf}
 		}
 		if failure != nil {
