@@ -18,6 +18,7 @@ func TestGeneratedTypesMatchModel(t *testing.T) {
 	for _, tc := range []struct{ model, pkg string }{
 		{"ecs/2014-11-13", "ecs"},
 		{"logs/2014-03-28", "logs"},
+		{"elbv2/2015-12-01", "elbv2"},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "types_gen.go")
@@ -49,5 +50,38 @@ func TestFirstSentence(t *testing.T) {
 		if got := firstSentence(tt.in); got != tt.want {
 			t.Errorf("firstSentence(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestQueryTag(t *testing.T) {
+	g := &gen{query: true, m: &model{Shapes: map[string]shape{
+		"Str":      {Type: "string"},
+		"Int":      {Type: "integer"},
+		"List":     {Type: "list", Member: &ref{Shape: "Str"}},
+		"NamedL":   {Type: "list", Member: &ref{Shape: "Str", LocationName: "item"}},
+		"FlatL":    {Type: "list", Member: &ref{Shape: "Str"}, Flattened: true},
+		"FlatNamd": {Type: "list", Member: &ref{Shape: "Str", LocationName: "Item"}, Flattened: true},
+		"Map":      {Type: "map", Key: &ref{Shape: "Str"}, Value: &ref{Shape: "Str", LocationName: "Val"}},
+	}}}
+	tests := []struct {
+		name string
+		r    ref
+		want string
+	}{
+		{"Name", ref{Shape: "Str"}, "`query:\"Name\" xml:\"Name,omitempty\"`"},
+		{"Port", ref{Shape: "Int", LocationName: "port"}, "`query:\"port\" xml:\"port,omitempty\"`"},
+		{"Tags", ref{Shape: "List"}, "`query:\"Tags\" xml:\"Tags>member,omitempty\"`"},
+		{"Ids", ref{Shape: "NamedL"}, "`query:\"Ids,member=item\" xml:\"Ids>item,omitempty\"`"},
+		{"Ids", ref{Shape: "FlatL"}, "`query:\"Ids,flat\" xml:\"Ids,omitempty\"`"},
+		{"Ids", ref{Shape: "FlatNamd"}, "`query:\"Item,flat\" xml:\"Item,omitempty\"`"},
+		{"Attrs", ref{Shape: "Map"}, "`query:\"Attrs,value=Val\" xml:\"-\"`"},
+	}
+	for _, tt := range tests {
+		if got := g.tag(tt.name, tt.r); got != tt.want {
+			t.Errorf("tag(%s, %s) = %s, want %s", tt.name, tt.r.Shape, got, tt.want)
+		}
+	}
+	if got := g.goType(ref{Shape: "Int"}); got != "*int32" {
+		t.Errorf("goType(integer) = %s, want *int32 (Query members are all optional)", got)
 	}
 }
