@@ -98,7 +98,8 @@ func (s *Service) RegisterContainerInstance(ctx context.Context, in *ecs.Registe
 // (deregistered) instance fails as in ECS.
 //
 // The record is agentConnected: registration comes from a live agent. The
-// agent work item's heartbeat tracking is what later turns it false.
+// agent API's liveness tracker (internal/agentapi) turns it false when the
+// agent falls silent.
 //
 // ec2InstanceId is the instanceId of in.InstanceIdentityDocument (a JSON
 // document as EC2 serves it; berth does not check the signature) or, with

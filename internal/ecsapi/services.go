@@ -19,8 +19,9 @@ import (
 
 // Services are records at state.ServiceKey(cluster, name) holding the wire
 // ecs.Service (see serviceRecord). This file keeps the desired state and the
-// bookkeeping ECS shows; the service controller (a later work item) starts
-// and stops the tasks and completes the transitions marked (controller):
+// bookkeeping ECS shows; the service controller (internal/controller)
+// starts and stops the tasks and completes the transitions marked
+// (controller):
 //
 //	CreateService ──▶ ACTIVE ──DeleteService──▶ DRAINING ──(controller: no tasks left)──▶ INACTIVE
 //	                              │                                                     ▲

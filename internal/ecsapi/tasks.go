@@ -31,7 +31,7 @@ import (
 // transaction that creates the record: the instance record is written with
 // compare-and-swap, so concurrent placements by any writer never overcommit
 // an instance. The reservation is released when the task reaches STOPPED
-// (releaseOnInstance; the agent work item calls it too).
+// (releaseOnInstance, called when the agent reports it, see agent.go).
 //
 // StopTask sets desiredStatus STOPPED; the agent stops the containers and
 // reports lastStatus STOPPED. A task still PROVISIONING on an instance whose
@@ -84,9 +84,9 @@ func (s *Service) addTaskOps(m map[string]awsjson.Op) {
 // or the cluster's default) is recorded as the task's capacityProviderName
 // and placed the same way. With neither, the launch type is EC2.
 //
-// Placement constraints (the task definition's and the request's memberOf
-// and distinctInstance) filter the candidates; strategies are validated and
-// left to the scheduler work item. Not done yet: clientToken idempotency
+// Placement goes through internal/scheduler (placement.go) with the
+// request's placementStrategy (random when none) and the task definition's
+// and request's constraints. Not done yet: clientToken idempotency
 // (validated, not remembered), enableECSManagedTags, volumeConfigurations.
 func (s *Service) RunTask(ctx context.Context, in *ecs.RunTaskRequest) (*ecs.RunTaskResponse, error) {
 	count := int32(1)
