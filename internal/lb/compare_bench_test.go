@@ -1,0 +1,409 @@
+package lb
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binaries used by BenchmarkCompareProxies (Debian paths).
+const (
+	wrkBin     = "/usr/bin/wrk"
+	haproxyBin = "/usr/sbin/haproxy"
+	nginxBin   = "/usr/sbin/nginx"
+)
+
+// Load used for every proxy: the same wrk run against each, one at a time.
+var (
+	wrkLoad   = []string{"-t2", "-c64", "-d5s", "--latency"}
+	wrkWarmup = []string{"-t2", "-c64", "-d1s"}
+)
+
+// wrkResult is what we keep of one wrk run.
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	errs     string // socket errors / non-2xx lines, if any
+}
+
+// BenchmarkCompareProxies measures the same wrk load against a backend
+// directly, through berth's LB, through HAProxy and through nginx, in one
+// run, and checks the LB target from docs/targets.md: ≥70% of HAProxy's
+// requests/s and p99 within 1.5× HAProxy's. It never fails on figures;
+// proxies whose binary is absent are skipped (apt-get install -y haproxy
+// nginx-light; wrk is apt-get install -y wrk).
+func BenchmarkCompareProxies(b *testing.B) {
+	if _, err := os.Stat(wrkBin); err != nil {
+		b.Skipf("wrk not found at %s (apt-get install -y wrk): %v", wrkBin, err)
+	}
+	srv := backend(b, "hello, world\n")
+	target := hostPort(srv)
+
+	type entry struct {
+		name string
+		res  *wrkResult
+		note string
+	}
+	var rows []entry
+	measure := func(name, url string) *wrkResult {
+		b.Helper()
+		if _, err := runWrk(b, url, wrkWarmup); err != nil {
+			rows = append(rows, entry{name: name, note: "warm-up failed: " + err.Error()})
+			return nil
+		}
+		r, err := runWrk(b, url, wrkLoad)
+		if err != nil {
+			rows = append(rows, entry{name: name, note: err.Error()})
+			return nil
+		}
+		rows = append(rows, entry{name: name, res: r, note: r.errs})
+		return r
+	}
+
+	// (1) backend directly.
+	measure("direct", "http://"+target+"/")
+
+	// (2) berth's LB, on the wall clock with fast health checks.
+	berthURL, err := startBerth(b, target)
+	var berth *wrkResult
+	if err != nil {
+		rows = append(rows, entry{name: "berth", note: "not started: " + err.Error()})
+	} else {
+		berth = measure("berth", berthURL)
+	}
+
+	// (3) HAProxy.
+	var haproxy *wrkResult
+	if _, err := os.Stat(haproxyBin); err != nil {
+		b.Logf("skipping HAProxy: %s absent (apt-get install -y haproxy)", haproxyBin)
+		rows = append(rows, entry{name: "haproxy", note: "skipped: binary absent (apt-get install -y haproxy)"})
+	} else if url, err := startHAProxy(b, target); err != nil {
+		rows = append(rows, entry{name: "haproxy", note: "not started: " + err.Error()})
+	} else {
+		haproxy = measure("haproxy", url)
+	}
+
+	// (4) nginx.
+	if _, err := os.Stat(nginxBin); err != nil {
+		b.Logf("skipping nginx: %s absent (apt-get install -y nginx-light)", nginxBin)
+		rows = append(rows, entry{name: "nginx", note: "skipped: binary absent (apt-get install -y nginx-light)"})
+	} else if url, err := startNginx(b, target); err != nil {
+		rows = append(rows, entry{name: "nginx", note: "not started: " + err.Error()})
+	} else {
+		measure("nginx", url)
+	}
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nwrk %s, one Go backend, each proxy measured alone (1 s warm-up first)\n", strings.Join(wrkLoad, " "))
+	fmt.Fprintf(&sb, "%-8s %12s %10s %10s  %s\n", "proxy", "requests/s", "p50", "p99", "notes")
+	for _, r := range rows {
+		if r.res == nil {
+			fmt.Fprintf(&sb, "%-8s %12s %10s %10s  %s\n", r.name, "-", "-", "-", strings.Join(strings.Fields(r.note), " "))
+			continue
+		}
+		fmt.Fprintf(&sb, "%-8s %12.0f %10s %10s  %s\n", r.name, r.res.rps, fmtDur(r.res.p50), fmtDur(r.res.p99), r.note)
+	}
+	if berth != nil {
+		b.ReportMetric(berth.rps, "berth-req/s")
+		b.ReportMetric(float64(berth.p50.Microseconds())/1000, "berth-p50-ms")
+		b.ReportMetric(float64(berth.p99.Microseconds())/1000, "berth-p99-ms")
+	}
+	if berth != nil && haproxy != nil && haproxy.rps > 0 && haproxy.p99 > 0 {
+		rpsRatio := berth.rps / haproxy.rps
+		p99Ratio := float64(berth.p99) / float64(haproxy.p99)
+		fmt.Fprintf(&sb, "berth/haproxy req/s: %.2f (target >= 0.70: %s)\n", rpsRatio, met(rpsRatio >= 0.70))
+		fmt.Fprintf(&sb, "berth/haproxy p99:   %.2f (target <= 1.50: %s)\n", p99Ratio, met(p99Ratio <= 1.50))
+		b.ReportMetric(rpsRatio, "berth/haproxy-req/s")
+		b.ReportMetric(p99Ratio, "berth/haproxy-p99")
+	} else {
+		sb.WriteString("berth/haproxy ratios: not available (berth or HAProxy not measured)\n")
+	}
+	fmt.Print(sb.String())
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}
+
+// startBerth runs an LB forwarding a fresh listener to target, waits until
+// the target is healthy and returns the listener's URL. Stopped at cleanup.
+func startBerth(b *testing.B, target string) (string, error) {
+	b.Helper()
+	l := New(Options{})
+	port := freePort(b)
+	err := l.Apply(Config{
+		Listeners: []Listener{forward(port, "tg")},
+		TargetGroups: []TargetGroup{{
+			Name:    "tg",
+			Targets: []string{target},
+			HealthCheck: HealthCheck{
+				Interval:         250 * time.Millisecond,
+				Timeout:          250 * time.Millisecond,
+				HealthyThreshold: 2,
+			},
+		}},
+	})
+	if err != nil {
+		l.Close()
+		return "", err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Run(ctx) // closes l when ctx is done
+	}()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+		l.Close()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := l.TargetHealth("tg")
+		if len(st) == 1 && st[0].State == StateHealthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("target not healthy after 10 s: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	url := lbURL(port, "/")
+	if err := waitHTTP(url, nil); err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
+// startHAProxy runs HAProxy in the foreground with a config forwarding a
+// free port to target, and returns its URL. Stopped at cleanup.
+func startHAProxy(b *testing.B, target string) (string, error) {
+	b.Helper()
+	dir := b.TempDir()
+	port := freePort(b)
+	cfg := fmt.Sprintf(`global
+	nbthread 2
+	maxconn 4096
+
+defaults
+	mode http
+	option http-keep-alive
+	http-reuse always
+	timeout connect 5s
+	timeout client 30s
+	timeout server 30s
+
+frontend fe
+	bind 127.0.0.1:%d
+	default_backend be
+
+backend be
+	http-reuse always
+	server s1 %s
+`, port, target)
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(haproxyBin, "-f", path, "-db")
+	exited, err := startChild(b, cmd, filepath.Join(dir, "haproxy.out"))
+	if err != nil {
+		return "", err
+	}
+	url := lbURL(port, "/")
+	if err := waitHTTP(url, exited); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "haproxy.out"))
+		return "", fmt.Errorf("%v; output: %s", err, bytes.TrimSpace(out))
+	}
+	return url, nil
+}
+
+// startNginx runs nginx (master + 2 workers, not daemonized) from a temp
+// prefix, proxying a free port to target, and returns its URL. Stopped at
+// cleanup.
+func startNginx(b *testing.B, target string) (string, error) {
+	b.Helper()
+	dir := b.TempDir()
+	port := freePort(b)
+	cfg := fmt.Sprintf(`worker_processes 2;
+daemon off;
+master_process on;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+
+events {
+	worker_connections 4096;
+}
+
+http {
+	access_log off;
+	client_body_temp_path %[1]s/client_body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+
+	upstream be {
+		server %[3]s;
+		keepalive 64;
+	}
+
+	server {
+		listen 127.0.0.1:%[2]d;
+		location / {
+			proxy_pass http://be;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+`, dir, port, target)
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(nginxBin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
+	exited, err := startChild(b, cmd, filepath.Join(dir, "nginx.out"))
+	if err != nil {
+		return "", err
+	}
+	url := lbURL(port, "/")
+	if err := waitHTTP(url, exited); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "nginx.out"))
+		logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return "", fmt.Errorf("%v; output: %s %s", err, bytes.TrimSpace(out), bytes.TrimSpace(logs))
+	}
+	return url, nil
+}
+
+// startChild starts cmd in its own process group with output to outPath,
+// and registers a cleanup that stops it: SIGTERM to the group, then SIGKILL
+// to the group after 5 s. The returned channel is closed when it exits.
+func startChild(b *testing.B, cmd *exec.Cmd, outPath string) (<-chan struct{}, error) {
+	b.Helper()
+	out, err := os.Create(outPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		out.Close()
+		close(exited)
+	}()
+	pgid := cmd.Process.Pid
+	b.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-exited
+		}
+		// Workers left behind by a master that died first.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	})
+	return exited, nil
+}
+
+// waitHTTP polls url until it answers 200, the process behind it exits
+// (exited closed), or 10 s pass.
+func waitHTTP(url string, exited <-chan struct{}) error {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(10 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.New("process exited before answering")
+		default:
+		}
+		code, _, err := get(c, url)
+		if err == nil && code == http.StatusOK {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("status %d", code)
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not answering 200 after 10 s: %v", url, last)
+}
+
+// runWrk runs wrk with args against url and parses its output.
+func runWrk(b *testing.B, url string, args []string) (*wrkResult, error) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wrkBin, append(append([]string{}, args...), url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("wrk: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return parseWrk(out)
+}
+
+// parseWrk reads Requests/sec, the 50% and 99% latency lines, and any
+// error lines from wrk's output.
+func parseWrk(out []byte) (*wrkResult, error) {
+	r := &wrkResult{}
+	var errs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "Requests/sec:") && len(f) == 2:
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return nil, fmt.Errorf("parse %q: %v", line, err)
+			}
+			r.rps = v
+		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
+			d, err := time.ParseDuration(f[1])
+			if err != nil {
+				return nil, fmt.Errorf("parse %q: %v", line, err)
+			}
+			if f[0] == "50%" {
+				r.p50 = d
+			} else {
+				r.p99 = d
+			}
+		case strings.HasPrefix(line, "Socket errors:"), strings.HasPrefix(line, "Non-2xx or 3xx responses:"):
+			errs = append(errs, line)
+		}
+	}
+	if r.rps == 0 {
+		return nil, fmt.Errorf("no Requests/sec in wrk output: %s", bytes.TrimSpace(out))
+	}
+	r.errs = strings.Join(errs, "; ")
+	return r, nil
+}
