@@ -19,9 +19,10 @@
 // table-tested on their own; the Step around them only reads the records
 // and writes the decisions back through internal/ecsapi, which owns the
 // record semantics. The controller keeps almost no state of its own: a
-// restart reconciles again from the records. The one thing it remembers is
-// when a Step first saw each instance's agent disconnected, so a blip is not
-// acted on.
+// restart reconciles again from the records. It remembers when a Step first
+// saw each instance's agent disconnected, so a blip is not acted on, and
+// each service's last COMPLETED deployment, for a circuit breaker rollback
+// after that deployment has left the record (lost on restart).
 //
 // A service's life, as the controller completes it:
 //
@@ -31,6 +32,8 @@
 //
 //	PRIMARY IN_PROGRESS ──(only deployment left; desiredCount tasks RUNNING and healthy)──▶ PRIMARY COMPLETED
 //	ACTIVE (older) ──(its tasks stopped, within minimumHealthyPercent/maximumPercent)──▶ removed
+//	PRIMARY IN_PROGRESS ──(circuit breaker: failed tasks ≥ threshold)──▶ PRIMARY FAILED (launches no more)
+//	    └─ rollback: ──▶ ACTIVE FAILED, new PRIMARY on the last COMPLETED task definition (breaker.go)
 //
 // Instance health:
 //

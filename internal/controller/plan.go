@@ -16,6 +16,7 @@ const (
 	serviceInactive = "INACTIVE"
 
 	deploymentPrimary = "PRIMARY"
+	deploymentActive  = "ACTIVE"
 
 	taskRunning = "RUNNING"
 	taskStopped = "STOPPED"
@@ -41,7 +42,11 @@ type Input struct {
 	// definition's memberOf constraints accept the instance (where a DAEMON
 	// service runs). nil accepts every instance.
 	Matches map[string]bool
-	Policy  Policy
+	// LastCompleted is the service's last deployment that reached
+	// COMPLETED, for a circuit breaker rollback once that deployment has
+	// left the record (nil: unknown). One still in the record wins.
+	LastCompleted *Completed
+	Policy        Policy
 }
 
 // Instance is a container instance as Plan sees it.
@@ -105,6 +110,9 @@ type Output struct {
 	DesiredCount *int32
 	// Inactive moves a DRAINING service with no task left to INACTIVE.
 	Inactive bool
+	// Rollback, when set, starts a circuit breaker rollback: a new PRIMARY
+	// deployment (applied after Deployments), with its event.
+	Rollback *Rollback
 	// Wake, when set, is when the plan would decide differently with
 	// nothing else changing (a restart delay running out).
 	Wake time.Time
@@ -137,7 +145,7 @@ type DeploymentChange struct {
 // ServiceChanged reports whether o changes the service record beyond
 // events.
 func (o *Output) ServiceChanged() bool {
-	return len(o.Deployments) > 0 || o.DesiredCount != nil || o.Inactive
+	return len(o.Deployments) > 0 || o.DesiredCount != nil || o.Inactive || o.Rollback != nil
 }
 
 // Plan decides what to do about one service: which tasks to launch and
@@ -166,6 +174,9 @@ func (o *Output) ServiceChanged() bool {
 //     DRAINING instance, once its other tasks are gone.
 //   - Launches of a deployment whose tasks keep failing to start wait
 //     (see throttle); the wait ends with a success or a new deployment.
+//   - The PRIMARY's circuit breaker, when enabled, fails it (and may roll
+//     back) once enough of its tasks failed; a FAILED PRIMARY launches no
+//     more tasks (see breaker.go).
 //   - Bookkeeping: an older deployment with no task left is removed; the
 //     PRIMARY becomes COMPLETED, and the service tells it has reached a
 //     steady state, when it is the only deployment and exactly
@@ -189,6 +200,7 @@ func Plan(in Input) Output {
 		return out // nothing to run (not an ECS-controller record)
 	}
 	v.stopUnhealthy()
+	v.checkBreaker()
 	var st steadiness
 	if svc.SchedulingStrategy == ecs.SchedulingStrategyDAEMON {
 		st = v.planDaemon()
@@ -208,7 +220,9 @@ type view struct {
 	live     []*ecs.Task // desiredStatus RUNNING, not STOPPED
 	stopping []*ecs.Task // desiredStatus STOPPED, not yet STOPPED
 	stopped  map[string]bool
-	out      Output
+	// tripped: the PRIMARY's circuit breaker trips in this plan.
+	tripped bool
+	out     Output
 }
 
 func newView(in Input) *view {
@@ -514,6 +528,9 @@ func (v *view) planDaemon() steadiness {
 // mayLaunch reports whether the PRIMARY deployment may launch now, and
 // plans the wait and the event when it may not.
 func (v *view) mayLaunch() bool {
+	if v.tripped || v.primary.RolloutState == ecs.DeploymentRolloutStateFAILED {
+		return false // a FAILED deployment launches no more (circuit breaker)
+	}
 	p := v.policy()
 	th := throttle(v.in.Tasks, v.primary.Id, v.in.Now, p)
 	if th.notBefore.IsZero() || !v.in.Now.Before(th.notBefore) {
@@ -555,7 +572,10 @@ func (v *view) bookkeeping(st steadiness) {
 		if f := int32(th.failedTasks); f != p.FailedTasks {
 			ch.FailedTasks = &f
 		}
-		if st.steady && others == 0 && svc.Status == serviceActive && p.RolloutState == ecs.DeploymentRolloutStateINPROGRESS {
+		if v.tripped {
+			ch.RolloutState = ecs.DeploymentRolloutStateFAILED
+			ch.RolloutStateReason = breakerReason
+		} else if st.steady && others == 0 && svc.Status == serviceActive && p.RolloutState == ecs.DeploymentRolloutStateINPROGRESS {
 			ch.RolloutState = ecs.DeploymentRolloutStateCOMPLETED
 			ch.RolloutStateReason = "ECS deployment " + p.Id + " completed."
 			v.out.Events = append(v.out.Events, deploymentCompletedEvent(svc.ServiceName, p.Id))

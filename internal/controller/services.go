@@ -64,12 +64,19 @@ type Services struct {
 	seen map[string]map[string]time.Time
 	// wake is the earliest time the last Step's plans asked to run again.
 	wake time.Time
+	// completed is, by cluster and service name, the service's last
+	// deployment seen COMPLETED: what a circuit breaker rollback goes back
+	// to once that deployment has left the record. It is memory only (the
+	// service record has no member for it): after a restart, only a
+	// COMPLETED deployment still in the record is known.
+	completed map[string]map[string]Completed
 }
 
 // New returns the reconciler configured by cfg.
 func New(cfg Config) *Services {
 	c := &Services{ecs: cfg.ECS, st: cfg.Store, now: cfg.Now, log: cfg.Logger, debounce: cfg.Debounce,
-		resync: cfg.Resync, lostAfter: cfg.LostAfter, policy: cfg.Policy, seen: map[string]map[string]time.Time{}}
+		resync: cfg.Resync, lostAfter: cfg.LostAfter, policy: cfg.Policy, seen: map[string]map[string]time.Time{},
+		completed: map[string]map[string]Completed{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -212,14 +219,17 @@ func (c *Services) Step(ctx context.Context) error {
 		return fmt.Errorf("list clusters: %w", err)
 	}
 	seen := map[string]map[string]time.Time{}
+	completed := map[string]map[string]Completed{}
 	var errs []error
 	for _, name := range clusters {
 		seen[name] = c.seen[name]
-		if err := c.stepClusterLocked(ctx, name, seen); err != nil {
+		completed[name] = map[string]Completed{}
+		if err := c.stepClusterLocked(ctx, name, seen, completed[name]); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", name, err))
 		}
 	}
 	c.seen = seen
+	c.completed = completed
 	return errors.Join(errs...)
 }
 
@@ -231,7 +241,9 @@ func (c *Services) wakeAtLocked(t time.Time) {
 }
 
 // stepClusterLocked reconciles one cluster. c.stepMu must be held.
-func (c *Services) stepClusterLocked(ctx context.Context, cluster string, seen map[string]map[string]time.Time) error {
+// completed collects the services' last COMPLETED deployments (see
+// Services.completed).
+func (c *Services) stepClusterLocked(ctx context.Context, cluster string, seen map[string]map[string]time.Time, completed map[string]Completed) error {
 	now := c.now()
 	snap, err := c.ecs.ReadCluster(ctx, cluster)
 	if err != nil {
@@ -277,10 +289,20 @@ func (c *Services) stepClusterLocked(ctx context.Context, cluster string, seen m
 		if svc.Status == serviceInactive {
 			continue
 		}
+		last, ok := c.completed[cluster][svc.ServiceName]
+		if d := lastCompleted(svc); d != nil {
+			last, ok = *d, true
+		}
+		if ok {
+			completed[svc.ServiceName] = last
+		}
 		in, err := c.input(now, snap, idx, svc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", svc.ServiceName, err))
 			continue
+		}
+		if ok {
+			in.LastCompleted = &last
 		}
 		out := Plan(in)
 		c.wakeAtLocked(out.Wake)
@@ -289,6 +311,21 @@ func (c *Services) stepClusterLocked(ctx context.Context, cluster string, seen m
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lastCompleted returns the newest COMPLETED deployment of svc's record.
+func lastCompleted(svc *ecs.Service) *Completed {
+	var best *ecs.Deployment
+	for i := range svc.Deployments {
+		d := &svc.Deployments[i]
+		if d.RolloutState == ecs.DeploymentRolloutStateCOMPLETED && (best == nil || timeOf(d.CreatedAt).After(timeOf(best.CreatedAt))) {
+			best = d
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &Completed{DeploymentID: best.Id, TaskDefinition: best.TaskDefinition}
 }
 
 // clusterIndex is a cluster's records arranged for building Inputs.
@@ -498,6 +535,9 @@ func applyToService(cur, planned *ecs.Service, out *Output, now time.Time) bool 
 				changed = true
 			}
 		}
+	}
+	if r := out.Rollback; r != nil && startRollback(cur, r, at) {
+		changed = true
 	}
 	if out.Inactive && cur.Status == serviceDraining {
 		cur.Status = serviceInactive
