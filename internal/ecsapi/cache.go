@@ -40,13 +40,11 @@ func (s *Service) freshCache(ctx context.Context) bool {
 	return true
 }
 
-// readTasks returns the cluster's task records for reading only.
+// readTasks returns the cluster's task records for reading only, in no
+// particular order (callers that decide from the order sort them).
 func (s *Service) readTasks(ctx context.Context, cluster string) ([]state.Record[ecs.Task], error) {
 	if s.freshCache(ctx) {
-		recs := s.cache.Tasks(cluster)
-		// Key order, as a store listing gives: decisions stay deterministic.
-		slices.SortFunc(recs, func(a, b state.Record[ecs.Task]) int { return strings.Compare(a.Value.TaskArn, b.Value.TaskArn) })
-		return recs, nil
+		return s.cache.Tasks(cluster), nil // in no particular order
 	}
 	return state.List[ecs.Task](ctx, s.st, state.TasksOf(cluster))
 }

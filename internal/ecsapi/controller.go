@@ -103,6 +103,9 @@ func (s *Service) ReadCluster(ctx context.Context, cluster string) (*ClusterStat
 	if err != nil {
 		return nil, fmt.Errorf("read tasks of %s: %w", cluster, err)
 	}
+	// Key order, as a store listing gives: the controller's decisions stay
+	// deterministic.
+	slices.SortFunc(tasks, func(a, b state.Record[ecs.Task]) int { return strings.Compare(a.Value.TaskArn, b.Value.TaskArn) })
 	for _, r := range tasks {
 		out.Tasks = append(out.Tasks, r.Value)
 	}
