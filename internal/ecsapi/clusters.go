@@ -114,6 +114,18 @@ type clusterCounts struct {
 
 func (s *Service) countCluster(ctx context.Context, name string) (clusterCounts, error) {
 	var c clusterCounts
+	if s.freshCache(ctx) {
+		// The index keeps these counts: no record is visited.
+		n := s.cache.ClusterCounts(name)
+		return clusterCounts{
+			activeServices:   int32(n.ActiveServices),
+			drainingServices: int32(n.DrainingServices),
+			running:          int32(n.Tasks.Running),
+			pending:          int32(n.Tasks.Pending + n.Tasks.Stopping),
+			instances:        int32(n.RegisteredInstances),
+			nonStoppedTasks:  int32(n.Tasks.Live()),
+		}, nil
+	}
 	svcs, err := state.List[ecs.Service](ctx, s.st, state.ServicesOf(name))
 	if err != nil {
 		return c, err

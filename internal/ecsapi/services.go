@@ -1135,6 +1135,19 @@ type serviceTaskIndex struct {
 // each service (group "service:NAME") and deployment (startedBy).
 func (s *Service) indexServiceTasks(ctx context.Context, cluster string) (serviceTaskIndex, error) {
 	idx := serviceTaskIndex{byService: map[string]serviceTaskCounts{}, byDeployment: map[string]serviceTaskCounts{}, live: map[string]int{}}
+	if s.freshCache(ctx) {
+		// The index keeps these counts per service: no task is visited.
+		for _, r := range s.cache.Services(cluster) {
+			name := r.Value.ServiceName
+			gc := s.cache.ServiceCounts(cluster, name)
+			idx.live[name] = gc.Live()
+			idx.byService[name] = serviceTaskCounts{running: int32(gc.Running), pending: int32(gc.Pending)}
+			for by, c := range gc.ByStartedBy {
+				idx.byDeployment[name+"/"+by] = serviceTaskCounts{running: int32(c.Running), pending: int32(c.Pending)}
+			}
+		}
+		return idx, nil
+	}
 	tasks, err := s.readTasks(ctx, cluster)
 	if err != nil {
 		return idx, err
