@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/berth-io/berth/internal/awserr"
+	"github.com/berth-io/berth/internal/awsshape"
 )
 
 // ContentType is the AWS JSON 1.1 media type.
@@ -100,72 +101,24 @@ func friendlyType(t reflect.Type) string {
 	return t.String()
 }
 
-type requirer interface{ RequiredMembers() []string }
+// jsonNaming names members by their JSON names and list elements a[i].
+func jsonNaming() awsshape.Naming {
+	return awsshape.Naming{
+		Member: func(f reflect.StructField) (string, bool) {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return name, name != "" && name != "-"
+		},
+		Element: func(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) },
+	}
+}
 
 // CheckRequired walks v and returns an InvalidParameterException naming the
 // first required member (by its wire path) that is absent.
 func CheckRequired(v any) error {
-	return checkRequired(reflect.ValueOf(v), "")
-}
-
-func checkRequired(v reflect.Value, path string) error {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		t := v.Type()
-		var req []string
-		if r, ok := v.Interface().(requirer); ok {
-			req = r.RequiredMembers()
-		}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" || name == "-" {
-				continue
-			}
-			fv := v.Field(i)
-			p := name
-			if path != "" {
-				p = path + "." + name
-			}
-			for _, r := range req {
-				if r == name && isAbsent(fv) {
-					return awserr.New("InvalidParameterException", "%s: required member is missing", p)
-				}
-			}
-			if err := checkRequired(fv, p); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil
-		}
-		for i := 0; i < v.Len(); i++ {
-			if err := checkRequired(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
+	if p, missing := awsshape.MissingRequired(v, jsonNaming()); missing {
+		return awserr.New("InvalidParameterException", "%s: required member is missing", p)
 	}
 	return nil
-}
-
-func isAbsent(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
-		return v.IsNil()
-	case reflect.String:
-		return v.Len() == 0
-	}
-	return false // plain numbers and booleans always have a value
 }
 
 // Service is one AWS JSON service on the shared endpoint.

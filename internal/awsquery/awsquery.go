@@ -23,6 +23,7 @@ import (
 	"reflect"
 
 	"github.com/berth-io/berth/internal/awserr"
+	"github.com/berth-io/berth/internal/awsshape"
 )
 
 // ContentType is the media type of Query responses.
@@ -122,68 +123,24 @@ func MarshalError(ns string, e *awserr.Error, requestID string) []byte {
 	return b.Bytes()
 }
 
-type requirer interface{ RequiredMembers() []string }
+// queryNaming names members by their form keys and list elements
+// a.member.N (flattened lists use their own naming only when decoding; the
+// ELBv2 model has none).
+func queryNaming() awsshape.Naming {
+	return awsshape.Naming{
+		Member: func(f reflect.StructField) (string, bool) {
+			fd, ok := parseTag(f)
+			return fd.name, ok
+		},
+		Element: func(path string, i int) string { return fmt.Sprintf("%s.member.%d", path, i+1) },
+	}
+}
 
 // CheckRequired walks v and returns a ValidationError naming the first
 // required member (by its wire path) that is absent.
 func CheckRequired(v any) error {
-	return checkRequired(reflect.ValueOf(v), "")
-}
-
-func checkRequired(v reflect.Value, path string) error {
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return nil
-		}
-		v = v.Elem()
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		var req []string
-		if r, ok := v.Interface().(requirer); ok {
-			req = r.RequiredMembers()
-		}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			fd, ok := parseTag(t.Field(i))
-			if !ok {
-				continue
-			}
-			fv := v.Field(i)
-			p := fd.name
-			if path != "" {
-				p = path + "." + fd.name
-			}
-			for _, r := range req {
-				if r == t.Field(i).Name || r == fd.name {
-					if isAbsent(fv) {
-						return awserr.New(CodeValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", p)
-					}
-				}
-			}
-			if err := checkRequired(fv, p); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil
-		}
-		for i := 0; i < v.Len(); i++ {
-			if err := checkRequired(v.Index(i), fmt.Sprintf("%s.member.%d", path, i+1)); err != nil {
-				return err
-			}
-		}
+	if p, missing := awsshape.MissingRequired(v, queryNaming()); missing {
+		return awserr.New(CodeValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", p)
 	}
 	return nil
-}
-
-func isAbsent(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
-		return v.IsNil()
-	case reflect.String:
-		return v.Len() == 0
-	}
-	return false
 }
