@@ -95,6 +95,9 @@ const (
 type serviceRecord struct {
 	ecs.Service
 	ClientToken string `json:"berthClientToken,omitzero"`
+	// ImageDigests are, by deployment ID and container name, the image
+	// digests the deployment's tasks run (see pins.go).
+	ImageDigests map[string]map[string]string `json:"berthImageDigests,omitzero"`
 }
 
 func (s *Service) addServiceOps(m map[string]awsjson.Op) {
