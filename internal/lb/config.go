@@ -109,9 +109,10 @@ type TargetGroup struct {
 	Algorithm Algorithm
 	// HealthCheck decides which targets receive traffic.
 	HealthCheck HealthCheck
-	// DeregistrationDelay is how long a removed target keeps serving its
-	// in-flight requests (it gets no new ones); after it they are cancelled.
-	// Default 5 s (ELB's is 300 s). Negative means 0.
+	// DeregistrationDelay is how long at most a removed target keeps
+	// serving its in-flight requests (it gets no new ones); after it they are
+	// cancelled. The target is forgotten as soon as none is left, at once if
+	// it had none. Default 5 s (ELB's is 300 s). Negative means 0.
 	DeregistrationDelay time.Duration
 	// SlowStart, when positive, ramps a newly healthy target's share of
 	// requests linearly from 0 to full over this long (only when the group

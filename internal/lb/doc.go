@@ -32,8 +32,14 @@
 //	   │ UnhealthyThreshold failures       │    │ HealthyThreshold passes
 //	   └──────────────► unhealthy ◄────────┘    │
 //	                        └───────────────────┘
-//	any ── removed by Apply ──► draining ── DeregistrationDelay ──► gone
+//	any ── removed by Apply ──► draining ── no request in flight ──► gone
+//	                               └──── DeregistrationDelay ─────► gone
+//	                                     (in-flight requests cancelled)
 //	(a target of a group no listener forwards to is reported "unused")
+//
+// As in ELB, a draining target is forgotten as soon as it has no request in
+// flight (at once if it had none), so a target absent from TargetHealth is
+// drained and its task may be stopped.
 //
 // A new target is checked as soon as it is registered, so with the
 // defaults (interval 1 s, healthy threshold 2) it receives traffic about 1 s
