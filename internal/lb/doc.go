@@ -1,10 +1,11 @@
 // Package lb is the data plane of berth's built-in application load
-// balancer: HTTP listeners, ELBv2-style listener rules, weighted target
+// balancer: HTTP and HTTPS listeners, ELBv2-style listener rules, weighted target
 // groups, active health checks and connection draining. It has no API of its
 // own; the control plane builds a Config and calls Apply, and the deployment
 // controller reads TargetHealth.
 //
-//	client ──► listener (bind:port, kept across Apply)
+//	client ──► listener (bind:port, kept across Apply; HTTPS: TLS with the
+//	              │         certificate SNI picks, read atomically per handshake)
 //	              │  table := atomic.Pointer[table].Load()   (lock-free)
 //	              ▼
 //	           routes: rules by priority ──► host/path glob match

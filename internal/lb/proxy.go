@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,9 @@ func newProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = "target" // replaced by retryTransport
 			pr.SetXForwarded()
+			if a, ok := pr.In.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+				pr.Out.Header.Set("X-Forwarded-Port", strconv.Itoa(a.Port))
+			}
 		},
 		Transport:  rt,
 		BufferPool: newBufferPool(),
