@@ -70,6 +70,12 @@ func startedEvent(service string, tasks []ecs.Task) string {
 	return b.String()
 }
 
+// targetUnhealthyEvent tells that a target group found a task unhealthy,
+// as ECS tells it (berth names the task where ECS names instance and port).
+func targetUnhealthyEvent(service, taskArn, tg string) string {
+	return "(service " + service + ") (task " + lastPart(taskArn) + ") is unhealthy in (target-group " + tg + ") due to (reason Health checks failed)."
+}
+
 func stoppedEvent(service string, stops []Stop) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "(service %s) has stopped %d running tasks:", service, len(stops))

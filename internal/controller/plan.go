@@ -608,6 +608,11 @@ func (v *view) bookkeeping(st steadiness) {
 		v.out.Events = append(v.out.Events, steadyStateEvent(svc.ServiceName))
 	}
 	if stops := v.out.Stops; len(stops) > 0 {
+		for _, st := range stops {
+			if tg, ok := strings.CutPrefix(st.Reason, reasonELBPrefix+"(target-group "); ok {
+				v.out.Events = append(v.out.Events, targetUnhealthyEvent(svc.ServiceName, st.TaskArn, strings.TrimSuffix(tg, ")")))
+			}
+		}
 		v.out.Events = append(v.out.Events, stoppedEvent(svc.ServiceName, stops))
 	}
 	if svc.Status == serviceDraining && len(v.live)+len(v.stopping) == 0 {

@@ -60,7 +60,8 @@ func TestPlanTargetHealth(t *testing.T) {
 			health: map[string]TargetHealth{taskARN("t1"): healthy, taskARN("t2"): unhealthy},
 			want: Output{Stops: []Stop{{TaskArn: taskARN("t2"), StopCode: ecs.TaskStopCodeServiceSchedulerInitiated, Reason: reasonELBUnhealthy(tgWeb)}},
 				Launches: []Launch{{DeploymentID: "d1", TaskDefinition: tdV1, Count: 1}},
-				Events:   []string{"(service web) has stopped 1 running tasks: (task t2)."}},
+				Events: []string{"(service web) (task t2) is unhealthy in (target-group " + tgWeb + ") due to (reason Health checks failed).",
+					"(service web) has stopped 1 running tasks: (task t2)."}},
 		},
 		{
 			name: "unhealthy within the grace period: kept",
