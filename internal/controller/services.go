@@ -500,12 +500,27 @@ func (c *Services) apply(ctx context.Context, cluster string, svc *ecs.Service, 
 	if repeat <= 0 {
 		repeat = DefaultPolicy().EventRepeat
 	}
+	var rolledBackTo string // the rollback's new PRIMARY deployment, if one started
 	err := c.ecs.UpdateServiceRecord(ctx, cluster, svc.ServiceName, func(cur *ecs.Service) bool {
 		changed := applyToService(cur, svc, &out, now)
+		rolledBackTo = ""
+		if out.Rollback != nil && changed {
+			if i := slices.IndexFunc(cur.Deployments, func(d ecs.Deployment) bool { return d.Status == deploymentPrimary }); i >= 0 && cur.Deployments[i].Id != out.Rollback.Failed {
+				rolledBackTo = cur.Deployments[i].Id
+			}
+		}
 		return addEvents(cur, now, events, repeat) || changed
 	})
 	if err != nil && !state.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("update service record: %w", err))
+	}
+	if err == nil && rolledBackTo != "" {
+		// A rollback returns to the very images the completed deployment
+		// ran, not to whatever its tags name now. Before any launch: the
+		// next Step launches the new deployment's tasks.
+		if err := c.ecs.InheritImagePins(ctx, cluster, svc.ServiceName, out.Rollback.To.DeploymentID, rolledBackTo); err != nil {
+			errs = append(errs, fmt.Errorf("rollback images: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -121,3 +121,40 @@ func digestCount(t *ecs.Task) int {
 	}
 	return n
 }
+
+// InheritImagePins gives deployment to the image digests deployment from
+// resolved, if from's are still known and to has none yet: a circuit
+// breaker rollback runs exactly the images of the deployment it returns
+// to, even if their tags have moved since. A from no longer in the record
+// (its digests forgotten) leaves to to resolve its tags afresh.
+func (s *Service) InheritImagePins(ctx context.Context, cluster, service, from, to string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := state.ServiceKey(cluster, service)
+	for attempt := 1; ; attempt++ {
+		rec, err := state.Get[serviceRecord](ctx, s.st, key)
+		if state.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sr := rec.Value
+		pins, ok := sr.ImageDigests[from]
+		if !ok || len(sr.ImageDigests[to]) > 0 {
+			return nil
+		}
+		next := maps.Clone(sr.ImageDigests)
+		next[to] = maps.Clone(pins)
+		sr.ImageDigests = next
+		op, err := state.PutOp(key, sr, rec.Revision)
+		if err != nil {
+			return err
+		}
+		_, err = s.st.Txn(ctx, op)
+		if isConflict(err) && attempt < maxPlacementAttempts {
+			continue
+		}
+		return err
+	}
+}

@@ -80,3 +80,37 @@ func (f *taskFixture) stopAll(arns ...string) {
 		}
 	}
 }
+
+func TestInheritImagePins(t *testing.T) {
+	f := newTaskFixture(t)
+	ci := f.instance("default", 4096, 8192)
+	def := webDef("web", 256, 512)
+	def.ContainerDefinitions[0].Image = "registry.local/web:live"
+	dep := f.service("web", f.taskDef(def), 1)
+	first, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep, 1)
+	if err != nil || len(first) != 1 {
+		t.Fatal(err)
+	}
+	const digest = "sha256:1111"
+	if _, err := f.s.ReportTaskStatus(bg, &agent.StatusReport{Cluster: "default", InstanceID: path.Base(ci.ContainerInstanceArn), Tasks: []agent.TaskStatus{{
+		TaskArn: first[0].TaskArn, LastStatus: "RUNNING", Containers: []agent.ContainerStatus{{Name: "web", ImageDigest: digest}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.s.UpdateService(bg, &ecs.UpdateServiceRequest{Service: "web", ForceNewDeployment: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep2 := out.Service.Deployments[0].Id
+	if err := f.s.InheritImagePins(bg, "default", "web", dep, dep2); err != nil {
+		t.Fatal(err)
+	}
+	tasks, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep2, 2)
+	if err != nil || len(tasks) != 2 || tasks[0].Containers[0].ImageDigest != digest {
+		t.Fatalf("after inheriting: %+v, %v; want 2 tasks on %s at once", tasks, err, digest)
+	}
+	// Unknown source: nothing inherited, nothing broken.
+	if err := f.s.InheritImagePins(bg, "default", "web", "ecs-svc/gone", dep2); err != nil {
+		t.Fatal(err)
+	}
+}

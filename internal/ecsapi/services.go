@@ -135,6 +135,9 @@ func (s *Service) CreateService(ctx context.Context, in *ecs.CreateServiceReques
 	if err := checkServiceConfig(svc, td, crec.Value); err != nil {
 		return nil, err
 	}
+	if err := s.checkTargetGroups(ctx, svc.LoadBalancers); err != nil {
+		return nil, err
+	}
 	normalizePlacementStrategy(svc.PlacementStrategy)
 
 	key := state.ServiceKey(cluster, in.ServiceName)
@@ -525,6 +528,30 @@ func normalizePlacementStrategy(strat []ecs.PlacementStrategy) {
 	}
 }
 
+// checkTargetGroups checks, as ECS does, that each target group a
+// service names exists and is attached to a load balancer (without
+// Config.TargetGroups, nothing is checked).
+func (s *Service) checkTargetGroups(ctx context.Context, lbs []ecs.LoadBalancer) error {
+	if s.tgs == nil {
+		return nil
+	}
+	for i, l := range lbs {
+		if l.TargetGroupArn == "" {
+			continue
+		}
+		exists, attached, err := s.tgs.TargetGroup(ctx, l.TargetGroupArn)
+		switch {
+		case err != nil:
+			return errServer(err)
+		case !exists:
+			return errInvalidParameter("loadBalancers[%d].targetGroupArn: target group %s does not exist.", i, l.TargetGroupArn)
+		case !attached:
+			return errInvalidParameter("loadBalancers[%d].targetGroupArn: The target group with targetGroupArn %s does not have an associated load balancer.", i, l.TargetGroupArn)
+		}
+	}
+	return nil
+}
+
 // checkServiceLoadBalancers checks each load balancer's shape and, as ECS
 // does, that its container and port exist in the task definition.
 func checkServiceLoadBalancers(lbs []ecs.LoadBalancer, td *state.TaskDefinition) error {
@@ -884,6 +911,9 @@ func (s *Service) UpdateService(ctx context.Context, in *ecs.UpdateServiceReques
 		svc.AvailabilityZoneRebalancing = in.AvailabilityZoneRebalancing
 	}
 	if err := checkServiceConfig(svc, td, crec.Value); err != nil {
+		return nil, err
+	}
+	if err := s.checkTargetGroups(ctx, svc.LoadBalancers); err != nil {
 		return nil, err
 	}
 	normalizePlacementStrategy(svc.PlacementStrategy)

@@ -373,8 +373,8 @@ func digests(tasks []types.Task) []string {
 
 func TestLoadBalancer(t *testing.T) {
 	e := newLBEnv(t)
-	svc, tasks := e.waitFor("4 tasks steady behind the load balancer", steady)
-	_ = svc
+	e.measureTimeToTraffic()
+	_, tasks := e.waitFor("4 tasks steady behind the load balancer", steady)
 	if n := e.healthyTargets(); n != 4 {
 		t.Fatalf("DescribeTargetHealth: %d healthy targets, want 4", n)
 	}
@@ -431,9 +431,10 @@ func TestLoadBalancer(t *testing.T) {
 				return aws.ToString(tk.TaskArn) == aws.ToString(victim.TaskArn) && aws.ToString(tk.LastStatus) != "STOPPED"
 			})
 		})
+		e.waitFor("4 healthy targets again", func(types.Service, []types.Task) bool { return e.healthyTargets() == 4 })
 		took := time.Since(start)
 		time.Sleep(500 * time.Millisecond)
-		load.report(t, "container SIGKILLed", took)
+		load.report(t, "container SIGKILLed, replaced and healthy", took)
 	})
 
 	t.Run("a revision failing its health checks trips the circuit breaker and rolls back", func(t *testing.T) {
@@ -454,6 +455,12 @@ func TestLoadBalancer(t *testing.T) {
 		})
 		took := time.Since(start)
 		load.report(t, "failed deploy and rollback", took)
+		// The rollback returns to the images the completed deployment ran
+		// (v2), although the tag has moved on to v3 since.
+		_, tasks := e.waitFor("steady", steady)
+		if got := digests(tasks); !slices.Equal(got, []string{e.images["v2"], e.images["v2"], e.images["v2"], e.images["v2"]}) {
+			t.Errorf("after the rollback the tasks run %v, want all on v2 %s (v3 is %s)", got, e.images["v2"], e.images["v3"])
+		}
 		var events []string
 		for _, ev := range svc.Events {
 			events = append(events, aws.ToString(ev.Message))
@@ -466,4 +473,46 @@ func TestLoadBalancer(t *testing.T) {
 		}
 		t.Logf("events:\n%s", all)
 	})
+}
+
+// measureTimeToTraffic watches the first tasks come up and prints, for
+// each, how long after it was RUNNING (its process listening: the testapp
+// listens before the runtime reports it started) its target was healthy,
+// i.e. receiving traffic. Target: ≤2 s (docs: targets.md).
+func (e *lbEnv) measureTimeToTraffic() {
+	t := e.t
+	t.Helper()
+	healthyAt := map[string]time.Time{}
+	var waits []time.Duration
+	e.waitFor("every first task's target healthy", func(_ types.Service, tasks []types.Task) bool {
+		out, err := e.elb.DescribeTargetHealth(ctxT(t), &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(e.tg)})
+		if err != nil {
+			return false
+		}
+		now := time.Now()
+		for _, d := range out.TargetHealthDescriptions {
+			if d.TargetHealth.State == elbtypes.TargetHealthStateEnumHealthy {
+				addr := fmt.Sprintf("%s:%d", aws.ToString(d.Target.Id), aws.ToInt32(d.Target.Port))
+				if _, seen := healthyAt[addr]; !seen {
+					healthyAt[addr] = now
+				}
+			}
+		}
+		waits = waits[:0]
+		for _, tk := range tasks {
+			if tk.StartedAt == nil || len(tk.Containers) == 0 || len(tk.Containers[0].NetworkBindings) == 0 {
+				return false
+			}
+			b := tk.Containers[0].NetworkBindings[0]
+			at, ok := healthyAt[fmt.Sprintf("127.0.0.1:%d", aws.ToInt32(b.HostPort))]
+			if !ok {
+				return false
+			}
+			waits = append(waits, at.Sub(*tk.StartedAt))
+		}
+		return len(waits) == 4
+	})
+	slices.Sort(waits)
+	t.Logf("new task to traffic (RUNNING → target healthy, polled every 100 ms): min %v, median %v, max %v (target ≤2 s)",
+		waits[0].Round(time.Millisecond), waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond))
 }
