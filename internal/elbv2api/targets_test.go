@@ -165,3 +165,27 @@ func TestInternalTargetMethods(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterTargetsTwoWriters: two Services over one store (two writers
+// the mutex does not serialize) lose no registration.
+func TestRegisterTargetsTwoWriters(t *testing.T) {
+	e := newEnv(t)
+	arn := aws.ToString(e.createTG(t, "web", 80).TargetGroupArn)
+	other := New(Config{Store: e.st, Region: "us-east-1", AccountID: "123456789012"})
+	errs := make(chan error, 20)
+	for i := range 10 {
+		for _, s := range []*Service{e.svc, other} {
+			go func() { errs <- s.RegisterTargets(bg, arn, []Target{{ID: "10.0.0.1", Port: int32(1000 + i)}}) }()
+		}
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	w, _ := e.svc.read(bg)
+	r, _ := w.tgByARN(arn)
+	if len(r.v.Targets) != 10 {
+		t.Errorf("got %d targets, want 10", len(r.v.Targets))
+	}
+}
