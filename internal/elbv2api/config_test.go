@@ -2,7 +2,6 @@ package elbv2api
 
 import (
 	"crypto/tls"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +50,14 @@ func cfgListener(arn, lbARN string, port int32, actions []elbv2.Action) state.EL
 }
 
 func TestBuildConfig(t *testing.T) {
+	sc, err := newSelfSigned("lb.test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCert, err := tls.X509KeyPair(sc.CertPEM, sc.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		snap     Snapshot
@@ -152,7 +159,7 @@ func TestBuildConfig(t *testing.T) {
 			}},
 		},
 		{
-			name: "gone target group, orphan listener and HTTPS are reported",
+			name: "gone target group, orphan listener and HTTPS without a certificate are reported",
 			snap: Snapshot{
 				LoadBalancers: []state.ELBLoadBalancer{cfgLB(cLB, "internet-facing")},
 				Listeners: []state.ELBListener{
@@ -169,20 +176,27 @@ func TestBuildConfig(t *testing.T) {
 						return l
 					}(),
 				},
-				Certificates: map[string][]tls.Certificate{cL1 + "y": {{}}},
+				Certificates: map[string][]tls.Certificate{cL1 + "y": {testCert}},
 			},
-			want: lb.Config{Listeners: []lb.Listener{{BindAddress: "127.0.0.1", Port: 80, Protocol: lb.ProtocolHTTP}}},
+			want: lb.Config{Listeners: []lb.Listener{{BindAddress: "127.0.0.1", Port: 80, Protocol: lb.ProtocolHTTP},
+				{BindAddress: "127.0.0.1", Port: 444, Protocol: lb.ProtocolHTTPS, Certificates: []tls.Certificate{testCert}}}},
 			problems: []string{
 				"target group " + cTG1 + " is gone",
 				"its load balancer is gone",
 				"no certificate loaded",
-				errNoHTTPS.Error(),
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, problems := BuildConfig(tt.snap)
+			for i := range got.Listeners {
+				for j := range got.Listeners[i].Certificates {
+					if !got.Listeners[i].Certificates[j].Leaf.Equal(testCert.Leaf) {
+						t.Errorf("listener %d certificate %d is not the one given", i, j)
+					}
+				}
+			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
@@ -201,9 +215,3 @@ func TestBuildConfig(t *testing.T) {
 	}
 }
 
-// TestHTTPSListenerHook pins the one function to change when lb serves HTTPS.
-func TestHTTPSListenerHook(t *testing.T) {
-	if _, err := httpsListener(lb.Listener{}, nil); !errors.Is(err, errNoHTTPS) {
-		t.Errorf("httpsListener: got %v; when lb serves HTTPS, update this test and BuildConfig's", err)
-	}
-}

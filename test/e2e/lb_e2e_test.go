@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -544,5 +545,45 @@ func BenchmarkRollingDeploy(b *testing.B) {
 		b.ReportMetric(took.Seconds(), "deploy-s")
 		b.ReportMetric(float64(load.failures.Load()), "failed-requests")
 		b.ReportMetric(float64(load.requests.Load()), "requests")
+	}
+}
+
+// TestLoadBalancerHTTPS serves an HTTPS listener with berth's self-signed
+// development certificate, created through the ELBv2 API.
+func TestLoadBalancerHTTPS(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newELBClient(srv)
+	ctx := ctxT(t)
+	lbOut, err := c.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("tls"), Scheme: elbtypes.LoadBalancerSchemeEnumInternal})
+	ok(t, err)
+	port := freePort(t)
+	_, err = c.CreateListener(ctx, &elb.CreateListenerInput{
+		LoadBalancerArn: lbOut.LoadBalancers[0].LoadBalancerArn, Protocol: elbtypes.ProtocolEnumHttps, Port: aws.Int32(int32(port)),
+		Certificates: []elbtypes.Certificate{{CertificateArn: aws.String("berth:self-signed")}},
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumFixedResponse,
+			FixedResponseConfig: &elbtypes.FixedResponseActionConfig{StatusCode: aws.String("200"), ContentType: aws.String("text/plain"), MessageBody: aws.String("secure")}}},
+	})
+	ok(t, err)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/", port))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+				t.Fatal("answered without TLS")
+			}
+			cert := resp.TLS.PeerCertificates[0]
+			if resp.StatusCode != 200 || string(body) != "secure" || !slices.Contains(cert.DNSNames, "localhost") {
+				t.Fatalf("got %s %q from a certificate for %v; want 200 \"secure\", a certificate for localhost", resp.Status, body, cert.DNSNames)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET https://127.0.0.1:%d/: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
