@@ -61,12 +61,12 @@ func fixture() ([]types.Service, []types.Task, []types.ContainerInstance) {
 			RunningTasksCount: 3, PendingTasksCount: 0,
 			RegisteredResources: []types.Resource{{Name: aws.String("CPU"), IntegerValue: 2048}, {Name: aws.String("MEMORY"), IntegerValue: 4096}},
 			RemainingResources:  []types.Resource{{Name: aws.String("CPU"), IntegerValue: 1024}, {Name: aws.String("MEMORY"), IntegerValue: 3072}},
-			Attributes: []types.Attribute{{Name: aws.String("ecs.availability-zone"), Value: aws.String("zone-a")}, {Name: aws.String("berth.runtime"), Value: aws.String("process")}}},
+			Attributes:          []types.Attribute{{Name: aws.String("ecs.availability-zone"), Value: aws.String("zone-a")}, {Name: aws.String("berth.runtime"), Value: aws.String("process")}}},
 		{ContainerInstanceArn: aws.String(ci + "i-2"), Ec2InstanceId: aws.String("host-b"), Status: aws.String("DRAINING"), AgentConnected: false,
 			RunningTasksCount: 0, PendingTasksCount: 1,
 			RegisteredResources: []types.Resource{{Name: aws.String("CPU"), IntegerValue: 1024}, {Name: aws.String("MEMORY"), IntegerValue: 1024}},
 			RemainingResources:  []types.Resource{{Name: aws.String("CPU"), IntegerValue: 1024}, {Name: aws.String("MEMORY"), IntegerValue: 896}},
-			Attributes: []types.Attribute{{Name: aws.String("ecs.availability-zone"), Value: aws.String("zone-b")}, {Name: aws.String("berth.runtime"), Value: aws.String("docker")}}},
+			Attributes:          []types.Attribute{{Name: aws.String("ecs.availability-zone"), Value: aws.String("zone-b")}, {Name: aws.String("berth.runtime"), Value: aws.String("docker")}}},
 	}
 	return []types.Service{svc, worker}, tasks, instances
 }
