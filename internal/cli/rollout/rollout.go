@@ -113,6 +113,8 @@ func (l Line) Text(bar bool) string {
 			filled = barWidth
 		}
 		b.WriteString("  [" + strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled) + "]")
+	} else {
+		b.WriteString(" ")
 	}
 	fmt.Fprintf(&b, " running %d/%d", l.Running, l.Desired)
 	if l.HealthChecked {
@@ -150,6 +152,7 @@ type Watch struct {
 	deployment string // the deployment followed
 	taskDef    string // its task definition ARN
 	rollback   bool   // the followed deployment is a rollback the user asked for
+	reason     string // the followed deployment's last rolloutStateReason seen
 	loc        *time.Location
 	seen       map[string]bool
 	last       []Line
@@ -210,6 +213,9 @@ func (w *Watch) outcome(svc types.Service) (Outcome, string) {
 		}
 	}
 	primary, hasPrimary := Primary(svc)
+	if ours != nil && aws.ToString(ours.RolloutStateReason) != "" {
+		w.reason = aws.ToString(ours.RolloutStateReason)
+	}
 	if ours != nil && aws.ToString(ours.Status) == "PRIMARY" {
 		switch ours.RolloutState {
 		case types.DeploymentRolloutStateCompleted:
@@ -233,10 +239,7 @@ func (w *Watch) outcome(svc types.Service) (Outcome, string) {
 	}
 	failed := ours == nil || ours.RolloutState == types.DeploymentRolloutStateFailed
 	if failed && !w.rollback {
-		reason := "deployment failed"
-		if ours != nil {
-			reason = orElse(aws.ToString(ours.RolloutStateReason), reason)
-		}
+		reason := orElse(w.reason, "deployment failed")
 		return RolledBack, fmt.Sprintf("%s; rolled back to %s", reason, short(aws.ToString(primary.TaskDefinition)))
 	}
 	return Superseded, fmt.Sprintf("superseded by deployment %s of %s", aws.ToString(primary.Id), short(aws.ToString(primary.TaskDefinition)))
