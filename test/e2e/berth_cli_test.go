@@ -119,8 +119,8 @@ type (
 	cliPS struct {
 		Services []struct {
 			Name, Status, TaskDefinition, Rollout string
-			Desired, Running, Pending         int
-			Deployments                       []struct{ ID, Status, TaskDefinition, Rollout string }
+			Desired, Running, Pending             int
+			Deployments                           []struct{ ID, Status, TaskDefinition, Rollout string }
 		}
 		Tasks []struct {
 			ID, Service, Group, TaskDefinition, LastStatus, Instance, Host string
@@ -236,7 +236,9 @@ func TestBerthCLI(t *testing.T) {
 		if !strings.Contains(r.stdout, "has reached a steady state") {
 			t.Errorf("berth events web lacks the steady state:\n%s", r.stdout)
 		}
-		var evs struct{ Events []struct{ ID, CreatedAt, Message string } }
+		var evs struct {
+			Events []struct{ ID, CreatedAt, Message string }
+		}
 		b.json(&evs, "events", "web")
 		if len(evs.Events) == 0 || evs.Events[0].Message != "(service web) was created." {
 			t.Errorf("berth events -o json: %+v; want the creation first", evs)
