@@ -107,8 +107,8 @@ func (c *CLI) Run(ctx context.Context, s spec.Spec, o RunOptions) error {
 			if quiet >= 2 || c.Now().Sub(stoppedAt) > stopDrain {
 				code, reason := exitCode(stopped, td)
 				res.Outcome, res.ExitCode, res.Reason = "STOPPED", code, reason
-				if c.JSON {
-					if err := render.JSON(c.Out, res); err != nil {
+				if c.JSON { // after the log lines, one object a line too
+					if err := render.JSONLine(c.Out, res); err != nil {
 						return err
 					}
 				}
@@ -127,7 +127,7 @@ func (c *CLI) Run(ctx context.Context, s spec.Spec, o RunOptions) error {
 		case <-deadline:
 			res.Outcome, res.ExitCode = "TIMED_OUT", ExitTimedOut
 			if c.JSON {
-				_ = render.JSON(c.Out, res)
+				_ = render.JSONLine(c.Out, res)
 			}
 			return &ExitError{Code: ExitTimedOut, Err: fmt.Errorf("timed out after %v; task %s still runs", o.Timeout, id)}
 		case <-c.Signals:
@@ -137,7 +137,7 @@ func (c *CLI) Run(ctx context.Context, s spec.Spec, o RunOptions) error {
 			}
 			res.Outcome, res.ExitCode = "INTERRUPTED", ExitInterrupted
 			if c.JSON {
-				_ = render.JSON(c.Out, res)
+				_ = render.JSONLine(c.Out, res)
 			}
 			return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted; stopped task %s", id)}
 		case <-time.After(c.Poll / 2):
