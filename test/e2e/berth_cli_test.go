@@ -345,8 +345,48 @@ containerDefinitions:
 		}
 	})
 
+	t.Run("deploy interrupted rolls back", func(t *testing.T) {
+		// Without the circuit breaker a crashing revision stays
+		// IN_PROGRESS: Ctrl-C with --rollback-on-interrupt undoes it.
+		spec := strings.Replace(serviceSpec(app, family, "web", 2, "exit", "1"), "enable: true, rollback: true", "enable: false, rollback: false", 1)
+		f := b.write("stuck.yaml", spec)
+		cmd := exec.Command(berthBin, "deploy", "-f", f, "--rollback-on-interrupt")
+		cmd.Env = b.env
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		ok(t, cmd.Start())
+		defer cmd.Process.Kill()
+		waitFor(t, taskTimeout, "the deploy to show its tasks failing", func() (bool, string) {
+			return strings.Contains(out.String(), "failed "), out.String()
+		})
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		waitErr := make(chan error, 1)
+		go func() { waitErr <- cmd.Wait() }()
+		select {
+		case err := <-waitErr:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("deploy after Ctrl-C: %v; want exit 2 (rolled back)\n%s", err, out.String())
+			}
+		case <-time.After(cliTimeout):
+			t.Fatalf("deploy still running %v after Ctrl-C:\n%s", cliTimeout, out.String())
+		}
+		if !strings.Contains(out.String(), "Rolling back web to "+family+":4") {
+			t.Errorf("deploy output lacks the rollback:\n%s", out.String())
+		}
+		var ps cliPS
+		b.json(&ps, "ps", "web")
+		if ps.Services[0].TaskDefinition != family+":4" || ps.Services[0].Rollout != "COMPLETED" {
+			t.Errorf("after the rollback: %+v; want %s:4 COMPLETED", ps.Services[0], family)
+		}
+	})
+
 	t.Run("progress in a terminal", func(t *testing.T) {
 		testDeployInTmux(t, b, app, family)
+	})
+
+	t.Run("Ctrl-C asks to roll back in a terminal", func(t *testing.T) {
+		testDeployPromptInTmux(t, b, app, family)
 	})
 
 	t.Run("drain", func(t *testing.T) {
@@ -374,29 +414,15 @@ containerDefinitions:
 // checks that the progress was redrawn in place: the finished screen holds
 // one PRIMARY line, with its bar full.
 func testDeployInTmux(t *testing.T, b berthCLI, app testApp, family string) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("tmux not installed (apt-get install tmux): the terminal progress is not checked")
-	}
-	socket := "berth-e2e-" + randomHex(4) // a tmux server of our own
 	f := b.write("tty.yaml", serviceSpec(app, family, "web", 3, "serve"))
 	script := b.write("deploy.sh", fmt.Sprintf("#!/bin/sh\n%q deploy -f %q\necho EXIT=$?\nsleep 120\n", berthBin, f))
 	if err := os.Chmod(script, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tmux, "-L", socket, "new-session", "-d", "-s", "deploy", "-x", "150", "-y", "50", script)
-	cmd.Env = append(b.env, "TERM=xterm-256color")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command(tmux, "-L", socket, "kill-server").Run() })
+	_, _, read := tmuxSession(t, b, script)
 	var screen string
 	waitFor(t, cliTimeout, "berth deploy to finish in tmux", func() (bool, string) {
-		out, err := exec.Command(tmux, "-L", socket, "capture-pane", "-p", "-t", "deploy").Output()
-		if err != nil {
-			return false, err.Error()
-		}
-		screen = string(out)
+		screen = read()
 		return strings.Contains(screen, "EXIT="), screen
 	})
 	defer func() {
@@ -417,5 +443,56 @@ func testDeployInTmux(t *testing.T, b berthCLI, app testApp, family string) {
 	}
 	if strings.Contains(screen, "\x1b") || strings.Contains(screen, "[J") {
 		t.Errorf("escape sequences shown as text:\n%s", screen)
+	}
+}
+
+// tmuxSession runs script in a detached tmux session of a tmux server of
+// its own (killed when the test ends) and returns a function that reads
+// the screen.
+func tmuxSession(t *testing.T, b berthCLI, script string) (tmux, socket string, screen func() string) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux not installed (apt-get install tmux): the terminal is not checked")
+	}
+	socket = "berth-e2e-" + randomHex(4)
+	cmd := exec.Command(tmux, "-L", socket, "new-session", "-d", "-s", "main", "-x", "150", "-y", "50", script)
+	cmd.Env = append(b.env, "TERM=xterm-256color")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(tmux, "-L", socket, "kill-server").Run() })
+	return tmux, socket, func() string {
+		out, _ := exec.Command(tmux, "-L", socket, "capture-pane", "-p", "-t", "main").Output()
+		return string(out)
+	}
+}
+
+// testDeployPromptInTmux: Ctrl-C during a deploy on a terminal asks
+// whether to roll back; "y" rolls back, and the deploy exits 2.
+func testDeployPromptInTmux(t *testing.T, b berthCLI, app testApp, family string) {
+	spec := strings.Replace(serviceSpec(app, family, "web", 2, "exit", "1"), "enable: true, rollback: true", "enable: false, rollback: false", 1)
+	f := b.write("prompt.yaml", spec)
+	// The shell gets the Ctrl-C too: it must outlive it to print EXIT.
+	script := b.write("prompt.sh", fmt.Sprintf("#!/bin/sh\ntrap : INT\n%q deploy -f %q\necho EXIT=$?\nsleep 120\n", berthBin, f))
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmux, socket, screen := tmuxSession(t, b, script)
+	waitFor(t, cliTimeout, "the deploy to show failing tasks", func() (bool, string) {
+		s := screen()
+		return strings.Contains(s, "failed "), s
+	})
+	ok(t, exec.Command(tmux, "-L", socket, "send-keys", "-t", "main", "C-c").Run())
+	waitFor(t, cliTimeout, "the question", func() (bool, string) {
+		s := screen()
+		return strings.Contains(s, "roll back to "+family+":"), s
+	})
+	ok(t, exec.Command(tmux, "-L", socket, "send-keys", "-t", "main", "y", "Enter").Run())
+	waitFor(t, cliTimeout, "the deploy to end", func() (bool, string) {
+		s := screen()
+		return strings.Contains(s, "EXIT="), s
+	})
+	if s := screen(); !strings.Contains(s, "EXIT=2") || !strings.Contains(s, "Rolling back web to") {
+		t.Errorf("after answering y: want the rollback and exit 2:\n%s", s)
 	}
 }
