@@ -31,6 +31,8 @@ type Config struct {
 	// Cache, when set, serves the read-only scans (see cache.go); it must
 	// be running over the same store.
 	Cache *clusterstate.Cache
+	// Exec opens ExecuteCommand's sessions; nil refuses ExecuteCommand.
+	Exec ExecSessions
 }
 
 // Service implements the ECS operations.
@@ -51,12 +53,13 @@ type Service struct {
 	// placer keeps the scheduler's scratch memory between placements
 	// (guarded by mu).
 	placer scheduler.Placer
+	exec   ExecSessions
 }
 
 // New returns the ECS API over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger,
-		taskDefRevs: map[string]int32{}, cache: cfg.Cache}
+		taskDefRevs: map[string]int32{}, cache: cfg.Cache, exec: cfg.Exec}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -76,6 +79,7 @@ func (s *Service) Ops() map[string]awsjson.Op {
 	s.addInstanceOps(m)
 	s.addTagOps(m)
 	s.addAttributeOps(m)
+	m["ExecuteCommand"] = awsjson.Handle(s.ExecuteCommand)
 	return m
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-io/berth/api/ecs"
+	"github.com/berth-io/berth/api/exec"
 	"github.com/berth-io/berth/api/logs"
 	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/apiserver"
@@ -24,6 +25,7 @@ import (
 	"github.com/berth-io/berth/internal/clusterstate"
 	"github.com/berth-io/berth/internal/controller"
 	"github.com/berth-io/berth/internal/ecsapi"
+	"github.com/berth-io/berth/internal/execbroker"
 	"github.com/berth-io/berth/internal/logsapi"
 	"github.com/berth-io/berth/internal/logstore"
 	"github.com/berth-io/berth/internal/store/bolt"
@@ -155,7 +157,9 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("cluster index stopped; reads fall back to the store", "err", err)
 		}
 	}()
-	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index})
+	execSessions := execbroker.New(execbroker.Config{Logger: log})
+	defer execSessions.Close()
+	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index, Exec: execSessions})
 	edgeCfg := apiserver.Config{
 		NoAuth: cfg.InsecureNoAuth,
 		JSON: []*awsjson.Service{
@@ -189,6 +193,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Records:          ecsSvc,
 		Store:            st,
 		Logs:             logSink{logSt},
+		Exec:             execSessions,
 		HeartbeatTimeout: cfg.HeartbeatTimeout,
 		Logger:           log,
 	})
@@ -200,7 +205,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/agent/", agents)
-	mux.Handle("/", edge)
+	mux.Handle(exec.SessionPath, execSessions)
+	mux.Handle("/", execbroker.WithRequestBase(edge))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
