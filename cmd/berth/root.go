@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd())
+	root.AddCommand(newExecCmd())
 	return root
 }
 
