@@ -21,9 +21,9 @@
 //	                         "not a tty" and exit 1
 //	size                     for every line of stdin, print the terminal's
 //	                         size as "size ROWSxCOLS"
-//	repl                     a tiny shell for exec tests: run each line of
-//	                         stdin as subcommands separated by ";"
-//	                         (`tty; exit 3`); `exit N` ends it with N
+//	repl [-c LINE]           a tiny shell for exec tests: run each line of
+//	                         stdin (or LINE) as subcommands separated by
+//	                         ";" (`tty; exit 3`); `exit N` ends it with N
 package testapp
 
 import (
@@ -130,23 +130,36 @@ func Main(ctx context.Context, args []string, sys System) int {
 			return -1
 		})
 	case "repl":
-		return eachLine(sys, func(line string) int {
-			for part := range strings.SplitSeq(line, ";") {
-				words := strings.Fields(part)
-				if len(words) == 0 {
-					continue
-				}
-				code := Main(ctx, words, sys)
-				if words[0] == "exit" {
-					return code
-				}
+		if len(rest) == 2 && rest[0] == "-c" {
+			if code := runLine(ctx, rest[1], sys); code >= 0 {
+				return code
 			}
-			return -1
-		})
+			return 0
+		}
+		return eachLine(sys, func(line string) int { return runLine(ctx, line, sys) })
 	default:
 		fmt.Fprintf(sys.Stdout, "testapp: unknown subcommand %q\n", cmd)
 		return 2
 	}
+}
+
+// runLine runs the ";"-separated subcommands of a repl line; it returns
+// the code of an `exit`, else -1.
+func runLine(ctx context.Context, line string, sys System) int {
+	for part := range strings.SplitSeq(line, ";") {
+		words := strings.Fields(part)
+		if len(words) == 0 {
+			continue
+		}
+		if words[0] == "exit" { // as a shell's: no output
+			if n, err := strconv.Atoi(strings.Join(words[1:], "")); err == nil {
+				return n
+			}
+			return 0
+		}
+		Main(ctx, words, sys)
+	}
+	return -1
 }
 
 func terminal(sys System) (string, int, int, error) {
