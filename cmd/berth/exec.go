@@ -58,7 +58,14 @@ prints them.`,
   berth exec --cluster prod -c web arn:aws:ecs:us-east-1:000000000000:task/prod/0123abcd -- /bin/sh`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := runExec(cmd.Context(), o, args[0], args[1:])
+			command := args[1:]
+			if command[0] == "--" { // flags end at TASK, so the -- is kept
+				command = command[1:]
+			}
+			if len(command) == 0 {
+				return errors.New("exec: no command after --")
+			}
+			code, err := runExec(cmd.Context(), o, args[0], command)
 			if err != nil {
 				return &exitError{code: execFailed, err: fmt.Errorf("exec: %w", err)}
 			}
