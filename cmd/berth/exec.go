@@ -38,13 +38,14 @@ type execOptions struct {
 func newExecCmd() *cobra.Command {
 	var o execOptions
 	cmd := &cobra.Command{
-		Use:   "exec TASK [flags] [--] COMMAND [ARG...]",
+		Use:   "exec TASK [-c CONTAINER] [--cluster CLUSTER] -- COMMAND [ARG...]",
 		Short: "Run a command in a running task's container (ECS ExecuteCommand)",
 		Long: `Run a command in a running task's container, interactively, like
 aws ecs execute-command (but without SSM): berth calls ExecuteCommand and
 attaches to the session's stream on the server.
 
-TASK is a task ID or ARN. The command runs without a shell: use
+TASK is a task ID or ARN. Flags go before the --; everything after it is
+the command, which runs without a shell: use
 sh -c '...' for pipes and variables. With a terminal on stdin, the command
 gets one too (raw mode, window size followed); -t forces one, -T refuses
 one. berth exits with the command's exit code, or 255 when the command
@@ -55,16 +56,13 @@ AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN and AWS_REGION (or AWS_DEFAULT_REGION), as berth server
 prints them.`,
 		Example: `  berth exec 0123abcd -- sh -c 'echo hi; exit 7'
-  berth exec --cluster prod -c web arn:aws:ecs:us-east-1:000000000000:task/prod/0123abcd -- /bin/sh`,
+  berth exec arn:aws:ecs:us-east-1:000000000000:task/prod/0123abcd --cluster prod -c web -- /bin/sh`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash > 1 {
+				return fmt.Errorf("exec: one TASK before --, got %q", args[:dash])
+			}
 			command := args[1:]
-			if command[0] == "--" { // flags end at TASK, so the -- is kept
-				command = command[1:]
-			}
-			if len(command) == 0 {
-				return errors.New("exec: no command after --")
-			}
 			code, err := runExec(cmd.Context(), o, args[0], command)
 			if err != nil {
 				return &exitError{code: execFailed, err: fmt.Errorf("exec: %w", err)}
@@ -76,7 +74,6 @@ prints them.`,
 		},
 	}
 	f := cmd.Flags()
-	f.SetInterspersed(false) // everything after TASK is the command
 	f.StringVarP(&o.container, "container", "c", "", "container to run in (needed when the task has more than one)")
 	f.StringVar(&o.cluster, "cluster", "", "cluster of the task (default: the default cluster)")
 	f.StringVar(&o.endpoint, "endpoint", "", "API endpoint (default: $AWS_ENDPOINT_URL, else "+defaultEndpoint+")")
