@@ -34,3 +34,24 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// exitError makes berth exit with code, printing err first when set
+// (`berth exec` passes on the remote command's exit code).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode and Silent make exitError one of the errors main exits with a
+// status of their own.
+func (e *exitError) ExitCode() int { return e.code }
+func (e *exitError) Silent() bool  { return e.err == nil }

@@ -20,6 +20,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd())
 	root.AddCommand(clientCommands()...)
+	root.AddCommand(newExecCmd())
 	return root
 }
 

@@ -214,4 +214,3 @@ func TestBuildConfig(t *testing.T) {
 		})
 	}
 }
-
