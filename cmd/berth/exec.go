@@ -13,8 +13,8 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/berth-io/berth/internal/cli"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -25,14 +25,10 @@ import (
 // at all (as ssh uses 255), so that it differs from the command's own.
 const execFailed = 255
 
-// defaultEndpoint is the API endpoint when neither --endpoint nor
-// AWS_ENDPOINT_URL says otherwise.
-const defaultEndpoint = "http://127.0.0.1:7700"
-
 type execOptions struct {
-	cluster, container string
-	endpoint, region   string
-	forceTTY, noTTY    bool
+	conn            clientOpts
+	container       string
+	forceTTY, noTTY bool
 }
 
 func newExecCmd() *cobra.Command {
@@ -51,10 +47,10 @@ gets one too (raw mode, window size followed); -t forces one, -T refuses
 one. berth exits with the command's exit code, or 255 when the command
 could not be run.
 
-The endpoint and credentials come from --endpoint and --region, else
-AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-AWS_SESSION_TOKEN and AWS_REGION (or AWS_DEFAULT_REGION), as berth server
-prints them.`,
+The endpoint, credentials and cluster come from the flags, else the
+environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION, BERTH_CLUSTER), else the profile berth up writes, as for every
+client command (docs/cli.md).`,
 		Example: `  berth exec 0123abcd -- sh -c 'echo hi; exit 7'
   berth exec arn:aws:ecs:us-east-1:000000000000:task/prod/0123abcd --cluster prod -c web -- /bin/sh`,
 		Args: cobra.MinimumNArgs(2),
@@ -75,39 +71,21 @@ prints them.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.container, "container", "c", "", "container to run in (needed when the task has more than one)")
-	f.StringVar(&o.cluster, "cluster", "", "cluster of the task (default: the default cluster)")
-	f.StringVar(&o.endpoint, "endpoint", "", "API endpoint (default: $AWS_ENDPOINT_URL, else "+defaultEndpoint+")")
-	f.StringVar(&o.region, "region", "", "region to sign for (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)")
 	f.BoolVarP(&o.forceTTY, "tty", "t", false, "run the command on a terminal even when stdin is not one")
 	f.BoolVarP(&o.noTTY, "no-tty", "T", false, "never run the command on a terminal")
+	bindClient(cmd, &o.conn, false)
 	return cmd
 }
 
-// newECSClient builds the ECS client `berth exec` uses and returns the
-// endpoint it talks to: --endpoint and --region, else the AWS_*
-// environment variables.
-func newECSClient(o execOptions) (*ecs.Client, string, error) {
-	endpoint := firstNonEmpty(o.endpoint, os.Getenv("AWS_ENDPOINT_URL_ECS"), os.Getenv("AWS_ENDPOINT_URL"), defaultEndpoint)
-	region := firstNonEmpty(o.region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1")
-	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || secret == "" {
-		return nil, "", errors.New("no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (berth server prints them at start)")
+// newECSClient builds the ECS client `berth exec` uses, as every client
+// command builds it, and returns the endpoint and cluster it talks to.
+func newECSClient(o execOptions) (*ecs.Client, string, string, error) {
+	t, err := cli.Resolve(o.conn.flags, os.Getenv, os.UserConfigDir)
+	if err != nil {
+		return nil, "", "", err
 	}
-	client := ecs.New(ecs.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN")),
-	})
-	return client, endpoint, nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	client, _ := cli.New(t)
+	return client, t.Endpoint, t.Cluster, nil
 }
 
 // runExec runs the command and returns its exit code.
@@ -115,14 +93,12 @@ func runExec(ctx context.Context, o execOptions, task string, command []string) 
 	if o.forceTTY && o.noTTY {
 		return 0, errors.New("-t and -T: pick one")
 	}
-	client, endpoint, err := newECSClient(o)
+	client, endpoint, cluster, err := newECSClient(o)
 	if err != nil {
 		return 0, err
 	}
 	in := &ecs.ExecuteCommandInput{Task: aws.String(task), Command: aws.String(exec.Quote(command)), Interactive: true}
-	if o.cluster != "" {
-		in.Cluster = aws.String(o.cluster)
-	}
+	in.Cluster = aws.String(cluster)
 	if o.container != "" {
 		in.Container = aws.String(o.container)
 	}
