@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,8 +49,13 @@ func BenchmarkCompareProxies(b *testing.B) {
 	if _, err := os.Stat(wrkBin); err != nil {
 		b.Skipf("wrk not found at %s (apt-get install -y wrk): %v", wrkBin, err)
 	}
-	srv := backend(b, "hello, world\n")
-	target := hostPort(srv)
+	// The backend runs in a process of its own, as a task would: in the
+	// benchmark's process it would share berth's Go scheduler and heap but
+	// not HAProxy's or nginx's, which would load the comparison.
+	target, err := startBackendProcess(b)
+	if err != nil {
+		b.Fatalf("start backend: %v", err)
+	}
 
 	type entry struct {
 		name string
@@ -143,6 +150,53 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
 }
 
+// benchBackendEnv, when set, makes TestBenchBackendProcess serve as the
+// benchmark's backend instead of skipping.
+const benchBackendEnv = "BERTH_LB_BENCH_BACKEND"
+
+// TestBenchBackendProcess is not a test: it is BenchmarkCompareProxies's
+// backend, run in a child process. It prints its address, then answers
+// "hello, world\n" until killed.
+func TestBenchBackendProcess(t *testing.T) {
+	if os.Getenv(benchBackendEnv) == "" {
+		t.Skip("the benchmark's backend process; runs only under BenchmarkCompareProxies")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String())
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "hello, world\n")
+	}))
+}
+
+// startBackendProcess runs TestBenchBackendProcess in a child process of
+// this test binary and returns its address. Stopped at cleanup.
+func startBackendProcess(b *testing.B) (string, error) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchBackendProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), benchBackendEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	exited, err := startChild(b, cmd, filepath.Join(b.TempDir(), "backend.err"), stdout)
+	if err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("read backend address: %w", err)
+	}
+	addr := strings.TrimSpace(line)
+	if err := waitHTTP("http://"+addr+"/", exited); err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
 // startBerth runs an LB forwarding a fresh listener to target, waits until
 // the target is healthy and returns the listener's URL. Stopped at cleanup.
 func startBerth(b *testing.B, target string) (string, error) {
@@ -225,7 +279,7 @@ backend be
 		return "", err
 	}
 	cmd := exec.Command(haproxyBin, "-f", path, "-db")
-	exited, err := startChild(b, cmd, filepath.Join(dir, "haproxy.out"))
+	exited, err := startChild(b, cmd, filepath.Join(dir, "haproxy.out"), nil)
 	if err != nil {
 		return "", err
 	}
@@ -282,7 +336,7 @@ http {
 		return "", err
 	}
 	cmd := exec.Command(nginxBin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
-	exited, err := startChild(b, cmd, filepath.Join(dir, "nginx.out"))
+	exited, err := startChild(b, cmd, filepath.Join(dir, "nginx.out"), nil)
 	if err != nil {
 		return "", err
 	}
@@ -295,16 +349,19 @@ http {
 	return url, nil
 }
 
-// startChild starts cmd in its own process group with output to outPath,
-// and registers a cleanup that stops it: SIGTERM to the group, then SIGKILL
-// to the group after 5 s. The returned channel is closed when it exits.
-func startChild(b *testing.B, cmd *exec.Cmd, outPath string) (<-chan struct{}, error) {
+// startChild starts cmd in its own process group with output to outPath
+// (stderr only if stdout is a pipe the caller reads), and registers a
+// cleanup that stops it: SIGTERM to the group, then SIGKILL to the group
+// after 5 s. The returned channel is closed when it exits.
+func startChild(b *testing.B, cmd *exec.Cmd, outPath string, stdout io.Reader) (<-chan struct{}, error) {
 	b.Helper()
 	out, err := os.Create(outPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = out
+	if stdout == nil {
+		cmd.Stdout = out
+	}
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
