@@ -231,6 +231,10 @@ func (cc *clientConn) send(uc *upConn, resp *response, t *target, authority, rep
 			uc.c.Close()
 			return attemptFailed, err
 		}
+		if resp.status == http.StatusSwitchingProtocols && r.upgrade == nil {
+			uc.c.Close() // switching protocols nobody asked for
+			return attemptFailed, errMalformed
+		}
 		if resp.status >= 200 || resp.status == http.StatusSwitchingProtocols {
 			return attemptDone, nil
 		}
@@ -283,6 +287,7 @@ func (cc *clientConn) exchange(t *target, authority, replay []byte, streamed boo
 	if resp.status == http.StatusSwitchingProtocols {
 		release() // a tunnel is not an outstanding request
 		stop()
+		cc.writeResponseHead(resp, false, true)
 		return cc.tunnel(uc)
 	}
 
