@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -100,7 +101,7 @@ func (ls *listener) closeConns(all bool) (left int) {
 	defer ls.mu.Unlock()
 	for cc := range ls.conns {
 		if all || cc.idle.Load() {
-			cc.c.Close()
+			cc.raw.Close()
 		}
 	}
 	return len(ls.conns)
@@ -111,7 +112,8 @@ func (ls *listener) closeConns(all bool) (left int) {
 type clientConn struct {
 	l      *LB
 	ls     *listener
-	c      net.Conn
+	raw    net.Conn // the accepted connection, closed by shutdowns
+	c      net.Conn // raw, or TLS over it
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	scheme string
@@ -130,7 +132,7 @@ var (
 )
 
 func newClientConn(l *LB, ls *listener, c net.Conn) *clientConn {
-	cc := &clientConn{l: l, ls: ls, c: c, scheme: "http"}
+	cc := &clientConn{l: l, ls: ls, raw: c, c: c, scheme: "http"}
 	cc.idle.Store(true)
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.ip = a.IP.String()
@@ -141,7 +143,7 @@ func newClientConn(l *LB, ls *listener, c net.Conn) *clientConn {
 // serve runs the connection's request loop, then closes it.
 func (cc *clientConn) serve() {
 	defer func() {
-		cc.c.Close()
+		lingerClose(cc.c)
 		cc.ls.mu.Lock()
 		delete(cc.ls.conns, cc)
 		cc.ls.mu.Unlock()
@@ -192,6 +194,18 @@ func (cc *clientConn) serve() {
 			return
 		}
 	}
+}
+
+// lingerClose closes c after sending FIN and reading what the client
+// still sends for a moment, so that unread input (a pipelined request, a
+// body never read) does not make the kernel reset the connection before
+// the client has read the last response.
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _ = io.CopyN(io.Discard, c, 256<<10)
+	}
+	c.Close()
 }
 
 // handle answers one parsed request and reports whether the connection
