@@ -36,16 +36,25 @@ type upConn struct {
 	head   []byte
 	idleAt time.Time
 	reused bool
+	// prev and next link the pool's busy list.
+	prev, next *upConn
 }
 
-// connPool holds a target's idle upstream connections, most recent last.
+// errTargetGone means the target's deregistration ended while dialing.
+var errTargetGone = errors.New("target deregistered")
+
+// connPool holds a target's connections: idle ones (most recent last) and
+// busy ones, so that the end of the target's deregistration delay can cut
+// the requests still in flight.
 type connPool struct {
 	mu     sync.Mutex
 	idle   []*upConn
+	busy   *upConn // list head
 	closed bool
 }
 
 // get returns an idle connection, or dials a new one (always when fresh).
+// The caller hands it back with put or discard.
 func (p *connPool) get(ctx context.Context, addr string, fresh bool) (*upConn, error) {
 	for !fresh {
 		p.mu.Lock()
@@ -57,11 +66,13 @@ func (p *connPool) get(ctx context.Context, addr string, fresh bool) (*upConn, e
 		uc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
 		if time.Since(uc.idleAt) < upstreamIdleTimeout {
+			p.linkLocked(uc)
+			p.mu.Unlock()
 			uc.reused = true
 			return uc, nil
 		}
+		p.mu.Unlock()
 		uc.c.Close()
 	}
 	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
@@ -69,13 +80,42 @@ func (p *connPool) get(ctx context.Context, addr string, fresh bool) (*upConn, e
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+	uc := &upConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.Close()
+		return nil, errTargetGone
+	}
+	p.linkLocked(uc)
+	return uc, nil
+}
+
+func (p *connPool) linkLocked(uc *upConn) {
+	uc.prev, uc.next = nil, p.busy
+	if p.busy != nil {
+		p.busy.prev = uc
+	}
+	p.busy = uc
+}
+
+func (p *connPool) unlinkLocked(uc *upConn) {
+	if uc.prev != nil {
+		uc.prev.next = uc.next
+	} else if p.busy == uc {
+		p.busy = uc.next
+	}
+	if uc.next != nil {
+		uc.next.prev = uc.prev
+	}
+	uc.prev, uc.next = nil, nil
 }
 
 // put returns a connection whose exchange completed cleanly.
 func (p *connPool) put(uc *upConn) {
 	uc.idleAt = time.Now()
 	p.mu.Lock()
+	p.unlinkLocked(uc)
 	if p.closed || len(p.idle) >= maxIdlePerTarget {
 		p.mu.Unlock()
 		uc.c.Close()
@@ -85,24 +125,24 @@ func (p *connPool) put(uc *upConn) {
 	p.mu.Unlock()
 }
 
-// close drops the idle connections and refuses later ones.
-func (p *connPool) close() {
+// discard closes a connection that cannot be reused.
+func (p *connPool) discard(uc *upConn) {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
+	p.unlinkLocked(uc)
 	p.mu.Unlock()
-	for _, uc := range idle {
-		uc.c.Close()
-	}
+	uc.c.Close()
 }
 
-// closeIdle drops the idle connections.
-func (p *connPool) closeIdle() {
+// close closes every connection, idle and busy, and refuses later ones.
+func (p *connPool) close() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
+	conns := p.idle
+	for uc := p.busy; uc != nil; uc = uc.next {
+		conns = append(conns, uc)
+	}
+	p.idle, p.closed = nil, true
 	p.mu.Unlock()
-	for _, uc := range idle {
+	for _, uc := range conns {
 		uc.c.Close()
 	}
 }
@@ -205,34 +245,34 @@ func (cc *clientConn) send(uc *upConn, resp *response, t *target, authority, rep
 			rerr, werr = copyBody(uc.bw, cc.br, r.contentLength)
 		}
 		if rerr != nil { // the client went away mid-body
-			uc.c.Close()
+			t.pool.discard(uc)
 			return attemptDoneClose, rerr
 		}
 		if werr != nil {
-			uc.c.Close()
+			t.pool.discard(uc)
 			return attemptFailed, werr
 		}
 	}
 	if err := uc.bw.Flush(); err != nil {
-		uc.c.Close()
+		t.pool.discard(uc)
 		return cc.failed(t, err, streamed, uc)
 	}
 	for {
 		head, err := readHead(uc.br, uc.head, maxResponseHead)
 		uc.head = head
 		if err != nil {
-			uc.c.Close()
+			t.pool.discard(uc)
 			if len(head) == 0 {
 				return cc.failed(t, err, streamed, uc)
 			}
 			return attemptFailed, err
 		}
 		if err := parseResponse(head, resp); err != nil {
-			uc.c.Close()
+			t.pool.discard(uc)
 			return attemptFailed, err
 		}
 		if resp.status == http.StatusSwitchingProtocols && r.upgrade == nil {
-			uc.c.Close() // switching protocols nobody asked for
+			t.pool.discard(uc) // switching protocols nobody asked for
 			return attemptFailed, errMalformed
 		}
 		if resp.status >= 200 || resp.status == http.StatusSwitchingProtocols {
@@ -241,7 +281,7 @@ func (cc *clientConn) send(uc *upConn, resp *response, t *target, authority, rep
 		if resp.status != http.StatusContinue && r.minor == 1 {
 			cc.writeResponseHead(resp, true, false)
 			if err := cc.bw.Flush(); err != nil {
-				uc.c.Close()
+				t.pool.discard(uc)
 				return attemptDoneClose, err
 			}
 		}
@@ -251,16 +291,7 @@ func (cc *clientConn) send(uc *upConn, resp *response, t *target, authority, rep
 // exchange sends the request to t, which the caller acquired, and streams
 // the response back. It releases t when done.
 func (cc *clientConn) exchange(t *target, authority, replay []byte, streamed bool) (attempt, error) {
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			t.release()
-		}
-	}
-	defer release()
 	var uc *upConn
-	var stop func() bool
 	resp := &cc.resp
 	for {
 		// A streamed body cannot be sent twice: it gets a fresh connection,
@@ -268,31 +299,33 @@ func (cc *clientConn) exchange(t *target, authority, replay []byte, streamed boo
 		var err error
 		uc, err = t.pool.get(t.ctx, t.addr, streamed)
 		if err != nil {
+			t.release()
 			return cc.failed(t, err, streamed, nil)
 		}
-		// The deregistration delay's end cancels the exchange.
-		c := uc.c
-		stop = context.AfterFunc(t.ctx, func() { c.Close() })
 		res, err := cc.send(uc, resp, t, authority, replay, streamed)
 		if res == attemptDone {
 			break
 		}
-		stop()
 		if res == attemptRetry && uc.reused {
 			continue // a stale keep-alive connection: try the next one
 		}
+		t.release()
 		return res, err
 	}
-	defer stop()
+	r := &cc.req
 	if resp.status == http.StatusSwitchingProtocols {
-		release() // a tunnel is not an outstanding request
-		stop()
+		// A tunnel is neither an outstanding request nor cut by the end of
+		// the deregistration delay.
+		t.pool.mu.Lock()
+		t.pool.unlinkLocked(uc)
+		t.pool.mu.Unlock()
+		t.release()
 		cc.writeResponseHead(resp, false, true)
 		return cc.tunnel(uc)
 	}
+	defer t.release()
 
 	// Committed: from here a failure closes the client connection.
-	r := &cc.req
 	noBody := string(r.method) == http.MethodHead || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified
 	keep := !r.close && !cc.ls.closing.Load()
 	if !noBody && resp.contentLength < 0 && (!resp.chunked || r.minor == 0) {
@@ -315,11 +348,9 @@ func (cc *clientConn) exchange(t *target, authority, replay []byte, streamed boo
 		werr = cc.bw.Flush()
 	}
 	if rerr != nil || werr != nil || !upOK {
-		uc.c.Close()
-	} else if stop() {
-		t.pool.put(uc)
+		t.pool.discard(uc)
 	} else {
-		uc.c.Close() // the drain ended meanwhile
+		t.pool.put(uc)
 	}
 	if rerr != nil || werr != nil || !keep {
 		return attemptDoneClose, errors.Join(rerr, werr)
