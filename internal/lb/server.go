@@ -154,6 +154,7 @@ func (cc *clientConn) serve() {
 		if err := tc.Handshake(); err != nil {
 			return
 		}
+		_ = tc.SetDeadline(time.Time{})
 		cc.c, cc.scheme = tc, "https"
 	}
 	br := clientReaders.Get().(*bufio.Reader)
