@@ -5,7 +5,9 @@
 // the executable itself.
 //
 //	GET /         hello, with who answered: task, instance, host, version
-//	              (JSON; an HTML page for browsers)
+//	              (JSON; an HTML page for browsers); ?delay=2s answers
+//	              that much later, to watch requests in flight survive a
+//	              deploy or a stop
 //	GET /health   200 "ok" while serving, 503 once shutting down
 //
 // It listens on $HOST:$PORT (HOST empty: every interface; PORT default
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -74,7 +77,9 @@ type Answer struct {
 	// apart the processes answering, with or without a task ID.
 	Instance string `json:"instance"`
 	Hostname string `json:"hostname"`
-	Version  string `json:"version"`
+	// PID is the demo's process ID (as its container sees it).
+	PID     int    `json:"pid"`
+	Version string `json:"version"`
 	// Requests is how many requests to / this process has answered,
 	// this one included.
 	Requests int64 `json:"requests"`
@@ -177,13 +182,29 @@ func (s *server) answer(now time.Time) Answer {
 		Task:     s.cfg.Task,
 		Instance: s.instance,
 		Hostname: s.cfg.Hostname,
+		PID:      os.Getpid(),
 		Version:  s.cfg.Version,
 		Requests: s.requests.Add(1),
 		Time:     now.UTC().Format(time.RFC3339),
 	}
 }
 
+// MaxDelay caps the delay a request may ask for.
+const MaxDelay = 30 * time.Second
+
 func (s *server) hello(w http.ResponseWriter, r *http.Request) {
+	if d := r.URL.Query().Get("delay"); d != "" {
+		delay, err := time.ParseDuration(d)
+		if err != nil || delay < 0 || delay > MaxDelay {
+			http.Error(w, fmt.Sprintf("delay: want a duration from 0 to %v, like 500ms", MaxDelay), http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	a := s.answer(time.Now())
 	if wantsHTML(r.Header.Get("Accept")) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -219,6 +240,7 @@ dt{font-weight:bold;float:left;width:8em}dd{margin-left:9em}</style></head>
 {{with .Task.Family}}<dt>task definition</dt><dd>{{.}}{{with $.Task.Revision}}:{{.}}{{end}}</dd>{{end}}
 <dt>instance</dt><dd>{{.Instance}}</dd>
 <dt>hostname</dt><dd>{{.Hostname}}</dd>
+<dt>pid</dt><dd>{{.PID}}</dd>
 <dt>version</dt><dd>{{.Version}}</dd>
 <dt>requests</dt><dd>{{.Requests}}</dd>
 <dt>time</dt><dd>{{.Time}}</dd>
