@@ -32,6 +32,7 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, verbose *bool) {
 	f.BoolVar(&cfg.InsecureNoAuth, "insecure-no-auth", false, "serve the API WITHOUT signature checks (anyone who can reach it controls the cluster)")
 	f.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", agentapi.DefaultHeartbeatTimeout, "mark an agent disconnected after this long without a heartbeat")
 	f.DurationVar(&cfg.StoppedTaskRetention, "stopped-task-retention", server.DefaultStoppedTaskRetention, "how long STOPPED tasks stay describable")
+	f.StringVar(&cfg.LBBindAddress, "lb-bind-address", "127.0.0.1", "address the listeners of internet-facing load balancers bind (internal ones always bind 127.0.0.1)")
 	f.BoolVarP(verbose, "verbose", "v", false, "log every request")
 }
 

@@ -181,6 +181,7 @@ func newTaskRunner(d runnerDeps, at agent.AssignedTask, adopt []runtime.Containe
 	}
 	for _, def := range at.TaskDefinition.ContainerDefinitions {
 		def = withOverride(def, overrideFor(t.Overrides, def.Name))
+		def.Image = pinnedImage(def.Image, taskContainerDigest(&t, def.Name))
 		c := &containerRun{name: def.Name, def: def, essential: essential(def), health: runtime.HealthUnknown}
 		c.spec, c.specErr = containerSpec(d.cluster, d.agentID, r.taskID, def)
 		c.group, c.stream = logNames(r.family, r.taskID, def)

@@ -448,3 +448,26 @@ func taskHealth(cs []healthView) string {
 	}
 	return ecs.HealthStatusUNKNOWN
 }
+
+// pinnedImage is the image reference a container runs: image itself, or,
+// when the server pinned the task's deployment to a digest, image@digest
+// (the tag stays for people reading `docker ps`; the digest decides). Host
+// binaries (process://) and references naming a digest already are not
+// pinned.
+func pinnedImage(image, digest string) string {
+	if digest == "" || strings.HasPrefix(image, "process://") || strings.Contains(image, "@") {
+		return image
+	}
+	return image + "@" + digest
+}
+
+// taskContainerDigest is the image digest the task record gives container
+// name, if any.
+func taskContainerDigest(t *ecs.Task, name string) string {
+	for _, c := range t.Containers {
+		if c.Name == name {
+			return c.ImageDigest
+		}
+	}
+	return ""
+}

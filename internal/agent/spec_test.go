@@ -310,3 +310,18 @@ func TestExpired(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestPinnedImage(t *testing.T) {
+	const d = "sha256:0123"
+	for _, c := range []struct{ image, digest, want string }{
+		{"web:v1", d, "web:v1@" + d},
+		{"registry.local:5000/team/web", d, "registry.local:5000/team/web@" + d},
+		{"web:v1", "", "web:v1"},
+		{"web@sha256:aaaa", d, "web@sha256:aaaa"},
+		{"process:///usr/bin/app", d, "process:///usr/bin/app"},
+	} {
+		if got := pinnedImage(c.image, c.digest); got != c.want {
+			t.Errorf("pinnedImage(%q, %q) = %q, want %q", c.image, c.digest, got, c.want)
+		}
+	}
+}

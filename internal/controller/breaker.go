@@ -83,9 +83,9 @@ func (v *view) breakerFailures(id string, crashWindow time.Duration) int {
 			continue
 		}
 		switch {
-		case t.DesiredStatus == taskStopped && t.StopCode == ecs.TaskStopCodeServiceSchedulerInitiated && t.StoppedReason == reasonUnhealthy:
+		case t.DesiredStatus == taskStopped && t.StopCode == ecs.TaskStopCodeServiceSchedulerInitiated && failedHealthChecks(t.StoppedReason):
 			n++
-		case v.stopped[t.TaskArn] && slices.ContainsFunc(v.out.Stops, func(s Stop) bool { return s.TaskArn == t.TaskArn && s.Reason == reasonUnhealthy }):
+		case v.stopped[t.TaskArn] && slices.ContainsFunc(v.out.Stops, func(s Stop) bool { return s.TaskArn == t.TaskArn && failedHealthChecks(s.Reason) }):
 			n++
 		case t.LastStatus == taskStopped && countsAsFailure(t):
 			started, stopped := timeOf(t.StartedAt), stopTime(t)

@@ -14,6 +14,9 @@ import (
 
 const (
 	reasonUnhealthy = "Task failed container health checks"
+	// reasonELBPrefix starts the reason of a task stopped because a target
+	// group reported it unhealthy.
+	reasonELBPrefix = "Task failed ELB health checks in "
 	troubleshooting = "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
 )
 
@@ -65,6 +68,12 @@ func startedEvent(service string, tasks []ecs.Task) string {
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// targetUnhealthyEvent tells that a target group found a task unhealthy,
+// as ECS tells it (berth names the task where ECS names instance and port).
+func targetUnhealthyEvent(service, taskArn, tg string) string {
+	return "(service " + service + ") (task " + lastPart(taskArn) + ") is unhealthy in (target-group " + tg + ") due to (reason Health checks failed)."
 }
 
 func stoppedEvent(service string, stops []Stop) string {
@@ -153,3 +162,13 @@ func hasRecentEvent(svc *ecs.Service, msg string, since time.Time) bool {
 
 // lastPart is the ID at the end of an ARN.
 func lastPart(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+// reasonELBUnhealthy is the stop reason of a task target group tg reported
+// unhealthy, as ECS words it.
+func reasonELBUnhealthy(tg string) string { return reasonELBPrefix + "(target-group " + tg + ")" }
+
+// failedHealthChecks reports whether reason is a stop for failing health
+// checks, container or load balancer.
+func failedHealthChecks(reason string) bool {
+	return reason == reasonUnhealthy || strings.HasPrefix(reason, reasonELBPrefix)
+}

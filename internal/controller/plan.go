@@ -46,7 +46,18 @@ type Input struct {
 	// COMPLETED, for a circuit breaker rollback once that deployment has
 	// left the record (nil: unknown). One still in the record wins.
 	LastCompleted *Completed
-	Policy        Policy
+	// TargetHealth is, by task ARN, how the target groups of a service with
+	// loadBalancers see its tasks (a task missing is not healthy there).
+	TargetHealth map[string]TargetHealth
+	Policy       Policy
+}
+
+// TargetHealth is how a task's target groups see it.
+type TargetHealth struct {
+	// Healthy: every target group of the service reports the task healthy.
+	Healthy bool
+	// Unhealthy names a target group that reports the task unhealthy.
+	Unhealthy string
 }
 
 // Instance is a container instance as Plan sees it.
@@ -277,6 +288,9 @@ func (v *view) healthy(t *ecs.Task) bool {
 	if v.stopped[t.TaskArn] || t.DesiredStatus == taskStopped || t.LastStatus != taskRunning {
 		return false
 	}
+	if len(v.svc.LoadBalancers) > 0 && !v.in.TargetHealth[t.TaskArn].Healthy {
+		return false
+	}
 	return !v.in.HealthChecked[t.TaskDefinitionArn] || t.HealthStatus == ecs.HealthStatusHEALTHY
 }
 
@@ -294,17 +308,23 @@ func (v *view) alive(ts []*ecs.Task) []*ecs.Task {
 	return slices.DeleteFunc(slices.Clone(ts), func(t *ecs.Task) bool { return v.stopped[t.TaskArn] })
 }
 
-// stopUnhealthy stops RUNNING tasks whose health check failed after the
-// grace period.
+// stopUnhealthy stops RUNNING tasks whose container health check failed,
+// or that a target group of the service reports unhealthy, after the
+// service's health check grace period.
 func (v *view) stopUnhealthy() {
 	grace := time.Duration(0)
 	if g := v.svc.HealthCheckGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
 	for _, t := range v.live {
-		if t.LastStatus == taskRunning && t.HealthStatus == ecs.HealthStatusUNHEALTHY &&
-			v.in.HealthChecked[t.TaskDefinitionArn] && t.StartedAt != nil && !v.in.Now.Before(t.StartedAt.Add(grace)) {
+		if t.LastStatus != taskRunning || t.StartedAt == nil || v.in.Now.Before(t.StartedAt.Add(grace)) {
+			continue
+		}
+		switch {
+		case t.HealthStatus == ecs.HealthStatusUNHEALTHY && v.in.HealthChecked[t.TaskDefinitionArn]:
 			v.stop(t, ecs.TaskStopCodeServiceSchedulerInitiated, reasonUnhealthy)
+		case len(v.svc.LoadBalancers) > 0 && v.in.TargetHealth[t.TaskArn].Unhealthy != "":
+			v.stop(t, ecs.TaskStopCodeServiceSchedulerInitiated, reasonELBUnhealthy(v.in.TargetHealth[t.TaskArn].Unhealthy))
 		}
 	}
 }
@@ -588,6 +608,11 @@ func (v *view) bookkeeping(st steadiness) {
 		v.out.Events = append(v.out.Events, steadyStateEvent(svc.ServiceName))
 	}
 	if stops := v.out.Stops; len(stops) > 0 {
+		for _, st := range stops {
+			if tg, ok := strings.CutPrefix(st.Reason, reasonELBPrefix+"(target-group "); ok {
+				v.out.Events = append(v.out.Events, targetUnhealthyEvent(svc.ServiceName, st.TaskArn, strings.TrimSuffix(tg, ")")))
+			}
+		}
 		v.out.Events = append(v.out.Events, stoppedEvent(svc.ServiceName, stops))
 	}
 	if svc.Status == serviceDraining && len(v.live)+len(v.stopping) == 0 {

@@ -41,6 +41,18 @@ type Config struct {
 	LostAfter time.Duration
 	// Policy tunes the plan; zero members take DefaultPolicy's.
 	Policy Policy
+	// Targets, when set, tells how the load balancer sees the tasks of
+	// services with loadBalancers (nil: no load balancer; such tasks are
+	// never healthy).
+	Targets TargetHealthSource
+}
+
+// TargetHealthSource tells how target groups see the tasks of a service
+// with loadBalancers.
+type TargetHealthSource interface {
+	// TargetHealth returns, by task ARN, the health of svc's tasks in its
+	// target groups.
+	TargetHealth(svc *ecs.Service, tasks []*ecs.Task) map[string]TargetHealth
 }
 
 // Services is the service reconciler: it keeps every ECS service's tasks as
@@ -56,6 +68,9 @@ type Services struct {
 	resync    time.Duration
 	lostAfter time.Duration
 	policy    Policy
+	targets   TargetHealthSource
+	// kick asks Run for a Step now (see Kick).
+	kick chan struct{}
 
 	// stepMu makes Steps one at a time and guards the fields below.
 	stepMu sync.Mutex
@@ -76,7 +91,7 @@ type Services struct {
 func New(cfg Config) *Services {
 	c := &Services{ecs: cfg.ECS, st: cfg.Store, now: cfg.Now, log: cfg.Logger, debounce: cfg.Debounce,
 		resync: cfg.Resync, lostAfter: cfg.LostAfter, policy: cfg.Policy, seen: map[string]map[string]time.Time{},
-		completed: map[string]map[string]Completed{}}
+		completed: map[string]map[string]Completed{}, targets: cfg.Targets, kick: make(chan struct{}, 1)}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -154,6 +169,7 @@ func (c *Services) runWatching(ctx context.Context) error {
 			return nil
 		case <-lost:
 			return errWatchLost
+		case <-c.kick:
 		case <-changed:
 			if !sleep(ctx, c.debounce) {
 				return nil
@@ -168,6 +184,10 @@ func (c *Services) runWatching(ctx context.Context) error {
 		timer.Reset(c.nextDelay())
 	}
 }
+
+// Kick asks Run for a Step as soon as possible: something the store does
+// not hold changed (a target's health).
+func (c *Services) Kick() { signal(c.kick) }
 
 // stepLogged runs a Step and logs its error.
 func (c *Services) stepLogged(ctx context.Context) {
@@ -376,6 +396,9 @@ func (c *Services) input(now time.Time, snap *ecsapi.ClusterState, idx clusterIn
 	for arn, td := range snap.TaskDefinitions {
 		in.HealthChecked[arn] = hasHealthCheck(td)
 	}
+	if len(svc.LoadBalancers) > 0 && c.targets != nil {
+		in.TargetHealth = c.targets.TargetHealth(svc, in.Tasks)
+	}
 	for _, t := range in.Tasks {
 		if _, ok := in.HealthChecked[t.TaskDefinitionArn]; !ok {
 			// A task of a deployment already gone: judge it by its status.
@@ -477,12 +500,27 @@ func (c *Services) apply(ctx context.Context, cluster string, svc *ecs.Service, 
 	if repeat <= 0 {
 		repeat = DefaultPolicy().EventRepeat
 	}
+	var rolledBackTo string // the rollback's new PRIMARY deployment, if one started
 	err := c.ecs.UpdateServiceRecord(ctx, cluster, svc.ServiceName, func(cur *ecs.Service) bool {
 		changed := applyToService(cur, svc, &out, now)
+		rolledBackTo = ""
+		if out.Rollback != nil && changed {
+			if i := slices.IndexFunc(cur.Deployments, func(d ecs.Deployment) bool { return d.Status == deploymentPrimary }); i >= 0 && cur.Deployments[i].Id != out.Rollback.Failed {
+				rolledBackTo = cur.Deployments[i].Id
+			}
+		}
 		return addEvents(cur, now, events, repeat) || changed
 	})
 	if err != nil && !state.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("update service record: %w", err))
+	}
+	if err == nil && rolledBackTo != "" {
+		// A rollback returns to the very images the completed deployment
+		// ran, not to whatever its tags name now. Before any launch: the
+		// next Step launches the new deployment's tasks.
+		if err := c.ecs.InheritImagePins(ctx, cluster, svc.ServiceName, out.Rollback.To.DeploymentID, rolledBackTo); err != nil {
+			errs = append(errs, fmt.Errorf("rollback images: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

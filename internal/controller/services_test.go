@@ -79,7 +79,7 @@ func (s *stack) taskDef(family string, hc *ecs.HealthCheck) string {
 	s.t.Helper()
 	mem := int32(256)
 	out, err := s.ecs.RegisterTaskDefinition(bg, &ecs.RegisterTaskDefinitionRequest{Family: family,
-		ContainerDefinitions: []ecs.ContainerDefinition{{Name: "app", Image: "nginx", Cpu: 256, Memory: &mem, HealthCheck: hc}}})
+		ContainerDefinitions: []ecs.ContainerDefinition{{Name: "app", Image: "nginx@sha256:abababababababababababababababababababababababababababababababab", Cpu: 256, Memory: &mem, HealthCheck: hc}}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -698,7 +698,7 @@ func TestRun(t *testing.T) {
 	}
 	mem := int32(128)
 	if _, err := e.RegisterTaskDefinition(bg, &ecs.RegisterTaskDefinitionRequest{Family: "web",
-		ContainerDefinitions: []ecs.ContainerDefinition{{Name: "app", Image: "nginx", Memory: &mem}}}); err != nil {
+		ContainerDefinitions: []ecs.ContainerDefinition{{Name: "app", Image: "nginx@sha256:abababababababababababababababababababababababababababababababab", Memory: &mem}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.CreateService(bg, &ecs.CreateServiceRequest{ServiceName: "web", TaskDefinition: "web", DesiredCount: new(int32(2))}); err != nil {

@@ -120,7 +120,7 @@ func (s *Service) AgentTasks(ctx context.Context, cluster, instanceID string) (t
 			td = &rec.Value.TaskDefinition
 			defs[t.TaskDefinitionArn] = td
 		}
-		tasks = append(tasks, agent.AssignedTask{Task: *t, TaskDefinition: *td})
+		tasks = append(tasks, agent.AssignedTask{Task: agentView(t), TaskDefinition: *td})
 	}
 	return tasks, false, nil
 }
@@ -192,16 +192,26 @@ func (s *Service) ReportTaskStatus(ctx context.Context, in *agent.StatusReport) 
 		}
 		wasRunning := countedRunning(t)
 		wasStopped := t.LastStatus == taskStatusStopped
+		digests := digestCount(t)
 		if !mergeTaskStatus(t, &ts) {
 			continue
 		}
 		t.Version++
-		ops := make([]store.Op, 0, 2)
+		ops := make([]store.Op, 0, 3)
 		op, err := state.PutOp(key, t, rec.Revision)
 		if err != nil {
 			return nil, errServer(err)
 		}
 		ops = append(ops, op)
+		if digestCount(t) > digests {
+			pinOp, ok, err := s.recordPinsOp(ctx, in.Cluster, t)
+			if err != nil {
+				return nil, errServer(err)
+			}
+			if ok {
+				ops = append(ops, pinOp)
+			}
+		}
 		nowRunning := countedRunning(t)
 		nowStopped := t.LastStatus == taskStatusStopped
 		if (nowStopped && !wasStopped) || (nowRunning && !wasRunning) {

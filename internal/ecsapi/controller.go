@@ -209,6 +209,9 @@ func (s *Service) stopTaskLocked(ctx context.Context, cluster string, st TaskSto
 		t.StoppedReason = st.Reason
 		t.StopCode = st.StopCode
 		t.Version++
+		if err := s.beginStopLocked(ctx, cluster, t); err != nil {
+			return err
+		}
 		var instOps []store.Op
 		if t.LastStatus == taskStatusProvisioning {
 			if instOps, err = s.stopOrphanLocked(ctx, cluster, t, now); err != nil {
@@ -326,8 +329,11 @@ func (s *Service) LaunchServiceTasks(ctx context.Context, cluster, service, depl
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
+	l, rec, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
 	if err != nil {
+		return nil, nil, err
+	}
+	if count, err = s.pinLaunchLocked(ctx, rec, l, deploymentID, count); err != nil || count == 0 {
 		return nil, nil, err
 	}
 	for attempt := 1; ; attempt++ {
@@ -351,10 +357,15 @@ func (s *Service) LaunchDaemonTasks(ctx context.Context, cluster, service, deplo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
+	l, rec, err := s.serviceLaunchLocked(ctx, cluster, service, deploymentID)
 	if err != nil {
 		return nil, nil, err
 	}
+	n, err := s.pinLaunchLocked(ctx, rec, l, deploymentID, len(instanceIDs))
+	if err != nil || n == 0 {
+		return nil, nil, err
+	}
+	instanceIDs = instanceIDs[:n]
 	for attempt := 1; ; attempt++ {
 		tasks, failures, err := s.launchDaemonOnceLocked(ctx, l, instanceIDs)
 		if isConflict(err) && attempt < maxPlacementAttempts {
@@ -367,35 +378,35 @@ func (s *Service) LaunchDaemonTasks(ctx context.Context, cluster, service, deplo
 // serviceLaunchLocked builds the launch of a service deployment's tasks,
 // with the service's placement strategies (ECS's default spread when it
 // has none) and constraints.
-func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, deploymentID string) (*taskLaunch, error) {
+func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, deploymentID string) (*taskLaunch, *serviceRecord, error) {
 	crec, err := state.Get[ecs.Cluster](ctx, s.st, state.ClusterKey(cluster))
 	if state.IsNotFound(err) || (err == nil && crec.Value.Status != clusterActive) {
-		return nil, ErrStaleLaunch
+		return nil, nil, ErrStaleLaunch
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec, err := state.Get[serviceRecord](ctx, s.st, state.ServiceKey(cluster, service))
 	if state.IsNotFound(err) || (err == nil && rec.Value.Status != serviceActive) {
-		return nil, ErrStaleLaunch
+		return nil, nil, ErrStaleLaunch
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	svc := &rec.Value.Service
 	// Only the PRIMARY deployment launches: a plan made before an
 	// UpdateService may name the deployment that has just become ACTIVE.
 	i := slices.IndexFunc(svc.Deployments, func(d ecs.Deployment) bool { return d.Id == deploymentID })
 	if i < 0 || svc.Deployments[i].Status != "PRIMARY" {
-		return nil, ErrStaleLaunch
+		return nil, nil, ErrStaleLaunch
 	}
 	d := &svc.Deployments[i]
 	td, err := s.currentServiceTaskDef(ctx, d.TaskDefinition)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if td == nil {
-		return nil, fmt.Errorf("deployment %s: task definition %s no longer exists", d.Id, d.TaskDefinition)
+		return nil, nil, fmt.Errorf("deployment %s: task definition %s no longer exists", d.Id, d.TaskDefinition)
 	}
 	opts := runOptions{network: d.NetworkConfiguration, group: "service:" + svc.ServiceName, startedBy: d.Id,
 		enableExecuteCommand: svc.EnableExecuteCommand}
@@ -407,10 +418,10 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 	}
 	l, err := s.prepareLaunch(cluster, td, opts)
 	if err != nil {
-		return nil, fmt.Errorf("deployment %s: %w", d.Id, err)
+		return nil, nil, fmt.Errorf("deployment %s: %w", d.Id, err)
 	}
 	if l.constraints, err = parseTaskConstraints(td, svc.PlacementConstraints); err != nil {
-		return nil, fmt.Errorf("deployment %s: %w", d.Id, err)
+		return nil, nil, fmt.Errorf("deployment %s: %w", d.Id, err)
 	}
 	l.strategies = svc.PlacementStrategy
 	if len(l.strategies) == 0 {
@@ -431,7 +442,7 @@ func (s *Service) serviceLaunchLocked(ctx context.Context, cluster, service, dep
 	default:
 		l.launchType = ecs.LaunchTypeEC2
 	}
-	return l, nil
+	return l, rec.Value, nil
 }
 
 // launchReplicaOnceLocked places count tasks of l and commits them with

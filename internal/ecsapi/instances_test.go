@@ -72,7 +72,7 @@ func (f *taskFixture) taskDef(td ecs.TaskDefinition, tags ...ecs.Tag) string {
 // webDef is a one-container definition needing cpu units and mem MiB, with
 // the given static host ports (bridge mode).
 func webDef(family string, cpu, mem int32, hostPorts ...int32) ecs.TaskDefinition {
-	cd := ecs.ContainerDefinition{Name: "web", Image: "nginx:1.27", Cpu: cpu, Memory: ptr(mem)}
+	cd := ecs.ContainerDefinition{Name: "web", Image: testImage, Cpu: cpu, Memory: ptr(mem)}
 	for _, p := range hostPorts {
 		cd.PortMappings = append(cd.PortMappings, ecs.PortMapping{ContainerPort: ptr(int32(80)), HostPort: ptr(p), Protocol: "tcp"})
 	}
@@ -575,3 +575,7 @@ func TestInstanceOpsAreServed(t *testing.T) {
 		}
 	}
 }
+
+// testImage names a digest, so service launches need no resolution first
+// (see pins.go; TestImagePins covers tags).
+const testImage = "nginx@sha256:abababababababababababababababababababababababababababababababab"

@@ -6,6 +6,7 @@
 package ecsapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -31,6 +32,14 @@ type Config struct {
 	// Cache, when set, serves the read-only scans (see cache.go); it must
 	// be running over the same store.
 	Cache *clusterstate.Cache
+	// TargetGroups, when set, checks the target groups services name.
+	TargetGroups TargetGroups
+}
+
+// TargetGroups tells whether a target group exists and is attached to a
+// load balancer (internal/elbv2api).
+type TargetGroups interface {
+	TargetGroup(ctx context.Context, arn string) (exists, attached bool, err error)
 }
 
 // Service implements the ECS operations.
@@ -48,6 +57,7 @@ type Service struct {
 	// mu); see nextTaskDefRevision.
 	taskDefRevs map[string]int32
 	cache       *clusterstate.Cache
+	tgs         TargetGroups
 	// placer keeps the scheduler's scratch memory between placements
 	// (guarded by mu).
 	placer scheduler.Placer
@@ -56,7 +66,7 @@ type Service struct {
 // New returns the ECS API over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger,
-		taskDefRevs: map[string]int32{}, cache: cfg.Cache}
+		taskDefRevs: map[string]int32{}, cache: cfg.Cache, tgs: cfg.TargetGroups}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -95,6 +95,9 @@ const (
 type serviceRecord struct {
 	ecs.Service
 	ClientToken string `json:"berthClientToken,omitzero"`
+	// ImageDigests are, by deployment ID and container name, the image
+	// digests the deployment's tasks run (see pins.go).
+	ImageDigests map[string]map[string]string `json:"berthImageDigests,omitzero"`
 }
 
 func (s *Service) addServiceOps(m map[string]awsjson.Op) {
@@ -130,6 +133,9 @@ func (s *Service) CreateService(ctx context.Context, in *ecs.CreateServiceReques
 	now := ecs.NewTime(s.nowUTC())
 	svc := s.serviceFromRequest(cluster, crec.Value, in, td, now)
 	if err := checkServiceConfig(svc, td, crec.Value); err != nil {
+		return nil, err
+	}
+	if err := s.checkTargetGroups(ctx, svc.LoadBalancers); err != nil {
 		return nil, err
 	}
 	normalizePlacementStrategy(svc.PlacementStrategy)
@@ -522,6 +528,30 @@ func normalizePlacementStrategy(strat []ecs.PlacementStrategy) {
 	}
 }
 
+// checkTargetGroups checks, as ECS does, that each target group a
+// service names exists and is attached to a load balancer (without
+// Config.TargetGroups, nothing is checked).
+func (s *Service) checkTargetGroups(ctx context.Context, lbs []ecs.LoadBalancer) error {
+	if s.tgs == nil {
+		return nil
+	}
+	for i, l := range lbs {
+		if l.TargetGroupArn == "" {
+			continue
+		}
+		exists, attached, err := s.tgs.TargetGroup(ctx, l.TargetGroupArn)
+		switch {
+		case err != nil:
+			return errServer(err)
+		case !exists:
+			return errInvalidParameter("loadBalancers[%d].targetGroupArn: target group %s does not exist.", i, l.TargetGroupArn)
+		case !attached:
+			return errInvalidParameter("loadBalancers[%d].targetGroupArn: The target group with targetGroupArn %s does not have an associated load balancer.", i, l.TargetGroupArn)
+		}
+	}
+	return nil
+}
+
 // checkServiceLoadBalancers checks each load balancer's shape and, as ECS
 // does, that its container and port exist in the task definition.
 func checkServiceLoadBalancers(lbs []ecs.LoadBalancer, td *state.TaskDefinition) error {
@@ -881,6 +911,9 @@ func (s *Service) UpdateService(ctx context.Context, in *ecs.UpdateServiceReques
 		svc.AvailabilityZoneRebalancing = in.AvailabilityZoneRebalancing
 	}
 	if err := checkServiceConfig(svc, td, crec.Value); err != nil {
+		return nil, err
+	}
+	if err := s.checkTargetGroups(ctx, svc.LoadBalancers); err != nil {
 		return nil, err
 	}
 	normalizePlacementStrategy(svc.PlacementStrategy)

@@ -363,6 +363,9 @@ func (s *Service) StopTask(ctx context.Context, in *ecs.StopTaskRequest) (*ecs.S
 	}
 	t.StopCode = ecs.TaskStopCodeUserInitiated
 	t.Version++
+	if err := s.beginStopLocked(ctx, name, t); err != nil {
+		return nil, errServer(err)
+	}
 	op, err := state.PutOp(state.TaskKey(name, id), t, rec.Revision)
 	if err != nil {
 		return nil, errServer(err)
@@ -644,6 +647,9 @@ type taskLaunch struct {
 	// strategies are the placementStrategy to place with (none: random
 	// for RunTask; the controller gives services ECS's default spread).
 	strategies []ecs.PlacementStrategy
+	// pins are the image digests, by container name, the deployment
+	// launching these tasks resolved (see pins.go).
+	pins map[string]string
 }
 
 // launchContainer is one container of a task after overrides.
@@ -883,6 +889,7 @@ func (s *Service) newTaskRecord(l *taskLaunch, ci *ecs.ContainerInstance, now *e
 			TaskArn:         arn,
 			Name:            c.name,
 			Image:           c.image,
+			ImageDigest:     l.pins[c.name],
 			LastStatus:      "PENDING",
 			HealthStatus:    ecs.HealthStatusUNKNOWN,
 			NetworkBindings: []ecs.NetworkBinding{},

@@ -142,7 +142,7 @@ func TestRunTask(t *testing.T) {
 		TaskDefinitionArn:    f.s.taskDefARN("web", 1),
 		ContainerInstanceArn: ci.ContainerInstanceArn,
 		Containers: []ecs.Container{{
-			ContainerArn: tk.Containers[0].ContainerArn, TaskArn: tk.TaskArn, Name: "web", Image: "nginx:1.27",
+			ContainerArn: tk.Containers[0].ContainerArn, TaskArn: tk.TaskArn, Name: "web", Image: testImage,
 			LastStatus: "PENDING", HealthStatus: "UNKNOWN", NetworkBindings: []ecs.NetworkBinding{}, Cpu: "128", Memory: "512",
 		}},
 		Overrides: &ecs.TaskOverride{

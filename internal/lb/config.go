@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,8 +15,9 @@ type Protocol string
 
 // Protocols.
 const (
-	ProtocolHTTP Protocol = "HTTP"
-	ProtocolTCP  Protocol = "TCP" // health checks only
+	ProtocolHTTP  Protocol = "HTTP"
+	ProtocolHTTPS Protocol = "HTTPS" // listeners only
+	ProtocolTCP   Protocol = "TCP"   // health checks only
 )
 
 // Algorithm is a target group's load-balancing algorithm.
@@ -46,12 +48,27 @@ type Listener struct {
 	// Port to listen on, 1–65535. Port 0 is refused: a listener is identified
 	// by BindAddress:Port, and keeps its socket across Apply calls.
 	Port int
-	// Protocol is HTTP (the default and only one for now).
+	// Protocol is HTTP (the default) or HTTPS. Changing it across Apply
+	// keeps the socket; connections accepted from then on use the new one.
 	Protocol Protocol
+	// Certificates are an HTTPS listener's certificates (and private keys):
+	// the first is the default, and a client's SNI server name picks among
+	// them by their DNS names (exact, then "*.domain" wildcards). Replacing
+	// them across Apply keeps the listener; new handshakes use the new ones.
+	// Required for HTTPS, refused for HTTP. Print as [redacted].
+	Certificates []tls.Certificate
 	// Rules are evaluated lowest Priority first; the first match wins.
 	Rules []Rule
 	// DefaultAction applies when no rule matches.
 	DefaultAction Action
+}
+
+// String prints l with its certificates redacted.
+func (l Listener) String() string {
+	type plain Listener // without the String method
+	p := plain(l)
+	p.Certificates = nil
+	return fmt.Sprintf("%+v (Certificates: [redacted] x%d)", p, len(l.Certificates))
 }
 
 // Addr is the listener's host:port, which identifies it across Apply calls.
@@ -109,9 +126,10 @@ type TargetGroup struct {
 	Algorithm Algorithm
 	// HealthCheck decides which targets receive traffic.
 	HealthCheck HealthCheck
-	// DeregistrationDelay is how long a removed target keeps serving its
-	// in-flight requests (it gets no new ones); after it they are cancelled.
-	// Default 5 s (ELB's is 300 s). Negative means 0.
+	// DeregistrationDelay is how long at most a removed target keeps
+	// serving its in-flight requests (it gets no new ones); after it they are
+	// cancelled. The target is forgotten as soon as none is left, at once if
+	// it had none. Default 5 s (ELB's is 300 s). Negative means 0.
 	DeregistrationDelay time.Duration
 	// SlowStart, when positive, ramps a newly healthy target's share of
 	// requests linearly from 0 to full over this long (only when the group
@@ -272,8 +290,20 @@ func (c Config) validate() error {
 		if l.Port < 1 || l.Port > 65535 {
 			return invalid(f+".Port", "want 1-65535, got %d", l.Port)
 		}
-		if l.Protocol != ProtocolHTTP {
-			return invalid(f+".Protocol", "only HTTP is supported, got %q", l.Protocol)
+		switch l.Protocol {
+		case ProtocolHTTP:
+			if len(l.Certificates) > 0 {
+				return invalid(f+".Certificates", "only for HTTPS listeners")
+			}
+		case ProtocolHTTPS:
+			if len(l.Certificates) == 0 {
+				return invalid(f+".Certificates", "an HTTPS listener needs at least one")
+			}
+			if _, err := newCertSet(l.Certificates); err != nil {
+				return invalid(f+".Certificates", "%v", err)
+			}
+		default:
+			return invalid(f+".Protocol", "want HTTP or HTTPS, got %q", l.Protocol)
 		}
 		if addrs[l.Addr()] {
 			return invalid(f+".Port", "duplicate listener %s", l.Addr())

@@ -1,10 +1,11 @@
 // Package lb is the data plane of berth's built-in application load
-// balancer: HTTP listeners, ELBv2-style listener rules, weighted target
+// balancer: HTTP and HTTPS listeners, ELBv2-style listener rules, weighted target
 // groups, active health checks and connection draining. It has no API of its
 // own; the control plane builds a Config and calls Apply, and the deployment
 // controller reads TargetHealth.
 //
-//	client ──► listener (bind:port, kept across Apply)
+//	client ──► listener (bind:port, kept across Apply; HTTPS: TLS with the
+//	              │         certificate SNI picks, read atomically per handshake)
 //	              │  table := atomic.Pointer[table].Load()   (lock-free)
 //	              ▼
 //	           routes: rules by priority ──► host/path glob match
@@ -32,8 +33,14 @@
 //	   │ UnhealthyThreshold failures       │    │ HealthyThreshold passes
 //	   └──────────────► unhealthy ◄────────┘    │
 //	                        └───────────────────┘
-//	any ── removed by Apply ──► draining ── DeregistrationDelay ──► gone
+//	any ── removed by Apply ──► draining ── no request in flight ──► gone
+//	                               └──── DeregistrationDelay ─────► gone
+//	                                     (in-flight requests cancelled)
 //	(a target of a group no listener forwards to is reported "unused")
+//
+// As in ELB, a draining target is forgotten as soon as it has no request in
+// flight (at once if it had none), so a target absent from TargetHealth is
+// drained and its task may be stopped.
 //
 // A new target is checked as soon as it is registered, so with the
 // defaults (interval 1 s, healthy threshold 2) it receives traffic about 1 s

@@ -48,9 +48,13 @@ type TargetState struct {
 // target is one registered (or draining) backend.
 type target struct {
 	addr        string
+	g           *group
 	outstanding atomic.Int64
-	ctx         context.Context // cancelled when draining ends
-	cancel      context.CancelFunc
+	// draining is set (under g.mu) when the target is deregistered; read
+	// lock-free by acquire and release.
+	draining atomic.Bool
+	ctx      context.Context // cancelled when draining ends
+	cancel   context.CancelFunc
 	// slowFrom and slowUntil (unix ns) bound the target's slow-start ramp;
 	// slowUntil is 0 outside slow start.
 	slowFrom, slowUntil atomic.Int64
@@ -63,8 +67,30 @@ type target struct {
 	fails     int
 	nextCheck time.Time
 	probing   bool
-	draining  bool
 	stopDrain func() bool
+}
+
+// acquire counts one request on t. It reports false, counting nothing, if
+// t has started draining: the caller must pick another target. Together
+// with drainLocked's store-then-load this guarantees that a target found
+// idle while draining never sees another request.
+func (t *target) acquire() bool {
+	t.outstanding.Add(1)
+	if t.draining.Load() {
+		t.release()
+		return false
+	}
+	return true
+}
+
+// release ends a request counted by acquire; the last one on a draining
+// target completes its deregistration.
+func (t *target) release() {
+	if t.outstanding.Add(-1) == 0 && t.draining.Load() {
+		t.g.mu.Lock()
+		t.g.forgetIfIdleLocked(t)
+		t.g.mu.Unlock()
+	}
 }
 
 // group is a target group's live state. It survives Apply while its name does.
@@ -97,7 +123,7 @@ func (g *group) recomputeLocked() {
 	var healthy, unhealthy []*target
 	for _, t := range g.targets {
 		switch {
-		case t.draining:
+		case t.draining.Load():
 		case t.state == StateHealthy:
 			healthy = append(healthy, t)
 		case t.state == StateUnhealthy:
@@ -177,14 +203,14 @@ func (g *group) update(cfg TargetGroup, used bool, clk Clock, now time.Time) {
 	for _, a := range cfg.Targets {
 		want[a] = true
 		t, ok := g.targets[a]
-		if ok && !t.draining {
+		if ok && !t.draining.Load() {
 			continue
 		}
 		if ok { // re-registered while draining: stop the drain, start over
 			t.stopDrain()
-			t.draining = false
+			t.draining.Store(false)
 		} else {
-			t = &target{addr: a}
+			t = &target{addr: a, g: g}
 			t.ctx, t.cancel = context.WithCancel(context.Background())
 			g.targets[a] = t
 		}
@@ -192,29 +218,48 @@ func (g *group) update(cfg TargetGroup, used bool, clk Clock, now time.Time) {
 		t.passes, t.fails, t.nextCheck = 0, 0, now
 	}
 	for a, t := range g.targets {
-		if !want[a] && !t.draining {
+		if !want[a] && !t.draining.Load() {
 			g.drainLocked(t, clk)
 		}
 	}
 	g.recomputeLocked()
 }
 
-// drainLocked stops new requests to t; in-flight ones run until the delay
-// ends, then t is cancelled and forgotten.
+// drainLocked stops new requests to t. It is forgotten as soon as it has
+// no request in flight (at once if it has none, as ELB completes such a
+// deregistration without waiting); at the latest when the deregistration
+// delay ends, when its remaining requests are cancelled.
 func (g *group) drainLocked(t *target, clk Clock) {
-	t.draining = true
+	t.draining.Store(true)
 	t.state, t.reason, t.desc = StateDraining, ReasonDeregistrationInProgress, "Target deregistration is in progress"
 	t.stopDrain = clk.AfterFunc(g.cfg.DeregistrationDelay, func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if !t.draining {
+		if !t.draining.Load() {
 			return
 		}
-		t.cancel()
-		if g.targets[t.addr] == t {
-			delete(g.targets, t.addr)
-		}
+		g.forgetLocked(t)
 	})
+	g.forgetIfIdleLocked(t)
+}
+
+// forgetIfIdleLocked forgets t if it is draining with nothing in flight.
+func (g *group) forgetIfIdleLocked(t *target) {
+	if t.draining.Load() && t.outstanding.Load() == 0 {
+		g.forgetLocked(t)
+	}
+}
+
+// forgetLocked ends t's deregistration: its requests are cancelled and it
+// is no longer reported.
+func (g *group) forgetLocked(t *target) {
+	if t.stopDrain != nil {
+		t.stopDrain()
+	}
+	t.cancel()
+	if g.targets[t.addr] == t {
+		delete(g.targets, t.addr)
+	}
 }
 
 // drainAll drains every target (the group was removed).
@@ -222,7 +267,7 @@ func (g *group) drainAll(clk Clock) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, t := range g.targets {
-		if !t.draining {
+		if !t.draining.Load() {
 			g.drainLocked(t, clk)
 		}
 	}
@@ -237,7 +282,7 @@ func (g *group) states() []TargetState {
 	out := make([]TargetState, 0, len(g.targets))
 	for _, t := range g.targets {
 		s := TargetState{Target: t.addr, State: t.state, Reason: t.reason, Description: t.desc, InFlight: t.outstanding.Load()}
-		if !g.used && !t.draining {
+		if !g.used && !t.draining.Load() {
 			s.State, s.Reason, s.Description = StateUnused, ReasonNotInUse, "Target group is not configured to receive traffic from the load balancer"
 		}
 		out = append(out, s)
@@ -263,7 +308,7 @@ func (g *group) check(ctx context.Context, now time.Time, client *http.Client, w
 	var next time.Time
 	hc := g.cfg.HealthCheck
 	for _, t := range g.targets {
-		if t.draining || t.probing {
+		if t.draining.Load() || t.probing {
 			continue
 		}
 		if now.Before(t.nextCheck) {
@@ -292,7 +337,7 @@ func (g *group) record(t *target, res probeResult) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	t.probing = false
-	if t.draining {
+	if t.draining.Load() {
 		return
 	}
 	hc := g.cfg.HealthCheck
@@ -327,7 +372,7 @@ func (g *group) startSlowLocked(t *target) {
 		return
 	}
 	for _, o := range g.targets {
-		if o != t && !o.draining && o.state == StateHealthy {
+		if o != t && !o.draining.Load() && o.state == StateHealthy {
 			now := g.clock.Now()
 			t.slowFrom.Store(now.UnixNano())
 			t.slowUntil.Store(now.Add(g.cfg.SlowStart).UnixNano())

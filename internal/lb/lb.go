@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,7 +59,41 @@ type listener struct {
 	addr string
 	ln   net.Listener
 	srv  *http.Server
+	// certs is nil for HTTP; for HTTPS, read at every handshake so Apply
+	// can change certificates (or the protocol) without a new socket.
+	certs     atomic.Pointer[certSet]
+	tlsConfig *tls.Config
 }
+
+func newListener(addr string, ln net.Listener) *listener {
+	ls := &listener{addr: addr, ln: ln}
+	ls.tlsConfig = &tls.Config{
+		NextProtos: []string{"http/1.1"},
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cs := ls.certs.Load()
+			if cs == nil {
+				return nil, errors.New("listener has no certificate")
+			}
+			return cs.pick(hello.ServerName), nil
+		},
+	}
+	return ls
+}
+
+// Accept returns the next connection, wrapped in TLS on an HTTPS listener.
+func (ls *listener) Accept() (net.Conn, error) {
+	c, err := ls.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if ls.certs.Load() != nil {
+		return tls.Server(c, ls.tlsConfig), nil
+	}
+	return c, nil
+}
+
+func (ls *listener) Close() error   { return ls.ln.Close() }
+func (ls *listener) Addr() net.Addr { return ls.ln.Addr() }
 
 // New returns an LB with no listeners; call Apply to configure it and Run
 // to start health checks.
@@ -123,7 +158,7 @@ func (l *LB) Apply(cfg Config) error {
 			}
 			return fmt.Errorf("bind listener %s: %w", addr, err)
 		}
-		added = append(added, &listener{addr: addr, ln: ln})
+		added = append(added, newListener(addr, ln))
 	}
 
 	// Target groups: keep live state for names that stay.
@@ -156,6 +191,20 @@ func (l *LB) Apply(cfg Config) error {
 	for _, lc := range cfg.Listeners {
 		nt.routes[lc.Addr()] = compileRoutes(lc, groups)
 	}
+	certs := map[string]*certSet{}
+	for _, lc := range cfg.Listeners {
+		if lc.Protocol == ProtocolHTTPS {
+			certs[lc.Addr()], _ = newCertSet(lc.Certificates) // validated
+		}
+	}
+	for _, a := range added {
+		a.certs.Store(certs[a.addr])
+	}
+	for addr, ls := range l.listeners {
+		if want[addr] {
+			ls.certs.Store(certs[addr])
+		}
+	}
 	l.table.Store(nt)
 	l.groups = groups
 
@@ -186,7 +235,7 @@ func (l *LB) serveLocked(ls *listener) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		if err := ls.srv.Serve(ls.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := ls.srv.Serve(ls); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.log.Error("listener stopped", "addr", addr, "err", err)
 		}
 	}()

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestHealthTransitions(t *testing.T) {
@@ -559,5 +561,68 @@ func TestFailOpenAndNoTargets(t *testing.T) {
 	}
 	if code, body, err := get(c, lbURL(port, "/")); err != nil || code != 200 || body != "a" {
 		t.Errorf("all unhealthy (fail open): %d %q %v, want 200", code, body, err)
+	}
+}
+
+// TestDrainCompletesEarly checks ELB's early deregistration: a draining
+// target with nothing in flight is forgotten at once, one with requests in
+// flight as soon as the last one ends, both well before the delay.
+func TestDrainCompletesEarly(t *testing.T) {
+	idle, busy, next := backend(t, "idle"), newBlocker(t, "busy"), backend(t, "next")
+	l, clk := newTestLB(t)
+	port := freePort(t)
+	cfg := func(targets ...string) Config {
+		return Config{
+			Listeners:    []Listener{forward(port, "tg")},
+			TargetGroups: []TargetGroup{{Name: "tg", Targets: targets, DeregistrationDelay: time.Hour}},
+		}
+	}
+	targets := func() []string {
+		var out []string
+		for _, s := range l.TargetHealth("tg") {
+			out = append(out, s.Target+"="+string(s.State))
+		}
+		return out
+	}
+	if err := l.Apply(cfg(hostPort(idle), hostPort(busy.Server))); err != nil {
+		t.Fatal(err)
+	}
+	makeHealthy(l, clk)
+	c := newClient(t)
+	inflight := make(chan string)
+	go func() {
+		// Round robin: keep asking until the slow path lands on busy.
+		for {
+			_, body, err := get(c, lbURL(port, "/slow"))
+			if err != nil || body != "idle" {
+				inflight <- body
+				return
+			}
+		}
+	}()
+	<-busy.started
+
+	if err := l.Apply(cfg(hostPort(next))); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{hostPort(busy.Server) + "=draining", hostPort(next) + "=initial"}
+	if hostPort(next) < hostPort(busy.Server) {
+		want[0], want[1] = want[1], want[0]
+	}
+	if diff := cmp.Diff(want, targets()); diff != "" {
+		t.Fatalf("right after deregistration (-want +got; the idle target must be gone at once):\n%s", diff)
+	}
+
+	close(busy.release)
+	if body := <-inflight; body != "busy" {
+		t.Fatalf("in-flight request answered %q, want busy", body)
+	}
+	want = []string{hostPort(next) + "=initial"}
+	deadline := time.Now().Add(5 * time.Second)
+	for diff := cmp.Diff(want, targets()); diff != ""; diff = cmp.Diff(want, targets()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the last in-flight request (-want +got):\n%s", diff)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

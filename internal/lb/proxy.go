@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,9 @@ func newProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = "target" // replaced by retryTransport
 			pr.SetXForwarded()
+			if a, ok := pr.In.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+				pr.Out.Header.Set("X-Forwarded-Port", strconv.Itoa(a.Port))
+			}
 		},
 		Transport:  rt,
 		BufferPool: newBufferPool(),
@@ -101,6 +105,10 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		tried = append(tried, t)
+		if !t.acquire() { // deregistered since it was picked: not an attempt
+			attempt--
+			continue
+		}
 		out := req
 		if attempt > 0 {
 			out = req.Clone(req.Context())
@@ -124,16 +132,16 @@ func (rt *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, lastErr
 }
 
-// send proxies to t, counting it outstanding until the response body is
-// closed, and cancelling it if t's drain ends first.
+// send proxies to t, which the caller acquired, counting it outstanding
+// until the response body is closed, and cancelling it if t's drain ends
+// first.
 func (rt *retryTransport) send(req *http.Request, t *target) (*http.Response, error) {
-	t.outstanding.Add(1)
 	ctx, cancel := context.WithCancel(req.Context())
 	stop := context.AfterFunc(t.ctx, cancel)
 	done := func() {
 		stop()
 		cancel()
-		t.outstanding.Add(-1)
+		t.release()
 	}
 	out := req.WithContext(ctx)
 	u := *req.URL
@@ -148,7 +156,7 @@ func (rt *retryTransport) send(req *http.Request, t *target) (*http.Response, er
 		// ReverseProxy needs the raw io.ReadWriteCloser for upgrades; the
 		// tunnel is not counted as outstanding.
 		stop()
-		t.outstanding.Add(-1)
+		t.release()
 		return resp, nil
 	}
 	resp.Body = &doneBody{ReadCloser: resp.Body, done: done}

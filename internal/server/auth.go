@@ -15,7 +15,7 @@ func newAuthenticator(c Credentials, region string) apiserver.Authenticator {
 		Creds: sigv4.StaticCredentials{c.AccessKeyID: c.SecretAccessKey},
 		// The scope service names of the APIs the edge serves; a request
 		// signed for any other service is refused.
-		Services: []string{"ecs", "logs"},
+		Services: []string{"ecs", "logs", "elasticloadbalancing"},
 		Region:   region,
 	}}
 }

@@ -24,9 +24,12 @@ import (
 	"github.com/berth-io/berth/internal/clusterstate"
 	"github.com/berth-io/berth/internal/controller"
 	"github.com/berth-io/berth/internal/ecsapi"
+	"github.com/berth-io/berth/internal/elbv2api"
+	"github.com/berth-io/berth/internal/lb"
 	"github.com/berth-io/berth/internal/logsapi"
 	"github.com/berth-io/berth/internal/logstore"
 	"github.com/berth-io/berth/internal/store/bolt"
+	"github.com/berth-io/berth/internal/targets"
 )
 
 // Config is berth server's configuration. Field comments are the user docs
@@ -57,6 +60,10 @@ type Config struct {
 	// StoppedTaskRetention is how long STOPPED tasks stay describable
 	// (--stopped-task-retention).
 	StoppedTaskRetention time.Duration
+	// LBBindAddress is the address internet-facing load balancers'
+	// listeners bind (--lb-bind-address); default 127.0.0.1. Internal
+	// load balancers always bind 127.0.0.1.
+	LBBindAddress string
 }
 
 // Defaults.
@@ -91,6 +98,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StoppedTaskRetention < 0 {
 		return errors.New("--stopped-task-retention: must not be negative")
+	}
+	if c.LBBindAddress != "" && net.ParseIP(c.LBBindAddress) == nil {
+		return fmt.Errorf("--lb-bind-address: %q is not an IP address", c.LBBindAddress)
 	}
 	return nil
 }
@@ -155,13 +165,21 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("cluster index stopped; reads fall back to the store", "err", err)
 		}
 	}()
-	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index})
+	// The load balancer's data plane runs in this process; the ELBv2 API
+	// configures it.
+	dataPlane := lb.New(lb.Options{Logger: log.With("component", "lb")})
+	defer dataPlane.Close()
+	elbSvc := elbv2api.New(elbv2api.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID,
+		BindAddress: cfg.LBBindAddress, Health: dataPlane, Logger: log})
+	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index,
+		TargetGroups: targetGroupChecker{elbSvc}})
 	edgeCfg := apiserver.Config{
 		NoAuth: cfg.InsecureNoAuth,
 		JSON: []*awsjson.Service{
 			{TargetPrefix: ecs.TargetPrefix, Ops: ecsSvc.Ops()},
 			{TargetPrefix: logs.TargetPrefix, Ops: logsSvc.Ops()},
 		},
+		Query:  []apiserver.QueryService{elbSvc.Query()},
 		Logger: log,
 	}
 	var creds Credentials
@@ -229,8 +247,19 @@ func Run(ctx context.Context, cfg Config) error {
 	// within timeout + timeout/4, not a whole extra tick later.
 	go func() { _ = agents.Tracker().Run(loops, max(cfg.HeartbeatTimeout/4, 100*time.Millisecond)) }()
 	go sweepStoppedTasks(loops, ecsSvc, cfg.StoppedTaskRetention, log)
-	services := controller.New(controller.Config{ECS: ecsSvc, Store: st, Logger: log})
+	// Restore the listeners before anything else runs, so a restart
+	// serves again at once; Run keeps the data plane in step after.
+	if err := elbSvc.Sync(ctx, dataPlane); err != nil {
+		log.Error("restore load balancers", "err", err)
+	}
+	go func() { _ = dataPlane.Run(loops) }()
+	go func() { _ = elbSvc.Run(loops, dataPlane) }()
+	var services *controller.Services
+	tgts := targets.New(targets.Config{ECS: ecsSvc, ELB: elbTargets{elbSvc}, DataPlane: dataPlane, Store: st,
+		Kick: func() { services.Kick() }, Logger: log})
+	services = controller.New(controller.Config{ECS: ecsSvc, Store: st, Logger: log, Targets: tgts})
 	go func() { _ = services.Run(loops) }()
+	go func() { _ = tgts.Run(loops) }()
 	go func() { _ = logSt.Run(loops) }()
 
 	errc := make(chan error, 1)

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -106,7 +107,7 @@ func notFound(id string, err error) error {
 // Config.AlwaysPull), and returns its digest.
 func (r *Runtime) Pull(ctx context.Context, image string) (string, error) {
 	if !r.always {
-		img, err := r.cli.ImageInspect(ctx, image)
+		img, err := r.inspect(ctx, image)
 		if err == nil {
 			return imageDigest(img.InspectResponse), nil
 		}
@@ -121,11 +122,28 @@ func (r *Runtime) Pull(ctx context.Context, image string) (string, error) {
 		}
 		return "", &runtime.PullError{Image: image, Message: err.Error(), Err: err}
 	}
-	img, err := r.cli.ImageInspect(ctx, image)
+	img, err := r.inspect(ctx, image)
 	if err != nil {
 		return "", fmt.Errorf("inspect pulled image %s: %w", image, err)
 	}
 	return imageDigest(img.InspectResponse), nil
+}
+
+// inspect finds an image by reference. A pinned reference name@digest
+// (see internal/agent) whose digest is a local image's ID rather than a
+// registry digest (an image built here and never pushed) is found by that
+// ID.
+func (r *Runtime) inspect(ctx context.Context, ref string) (client.ImageInspectResult, error) {
+	img, err := r.cli.ImageInspect(ctx, ref)
+	if err == nil || !cerrdefs.IsNotFound(err) {
+		return img, err
+	}
+	if _, digest, ok := strings.Cut(ref, "@"); ok {
+		if byID, err2 := r.cli.ImageInspect(ctx, digest); err2 == nil && byID.ID == digest {
+			return byID, nil
+		}
+	}
+	return img, err
 }
 
 func (r *Runtime) pull(ctx context.Context, image string) error {
@@ -142,9 +160,14 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (strin
 	if err := spec.Validate(); err != nil {
 		return "", err
 	}
-	img, err := r.cli.ImageInspect(ctx, spec.Image)
+	img, err := r.inspect(ctx, spec.Image)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: inspect image %s (pull it first): %w", spec.Name, spec.Image, err)
+	}
+	if strings.Contains(spec.Image, "@") {
+		// A pinned reference: create from exactly the image found, which
+		// may have been found by its ID (see inspect).
+		spec.Image = img.ID
 	}
 	var imgSignal string
 	var imgLabels map[string]string

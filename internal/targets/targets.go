@@ -1,0 +1,427 @@
+// Package targets keeps the tasks of ECS services with loadBalancers
+// registered in their target groups, as ECS does for a service behind an
+// ALB, and tells the service controller how the load balancer sees them:
+//
+//	task RUNNING (desired RUNNING), port bound ──▶ RegisterTargets(tg, ip:hostPort)
+//	task asked to stop: DEACTIVATING ──▶ DeregisterTargets ──▶ the data plane drains
+//	    it (no new requests; in-flight ones finish) ──▶ target gone from the data
+//	    plane ──▶ ReleaseDrained: STOPPING, the agent sends the stop signal
+//	task STOPPED (exited, lost, …) ──▶ DeregisterTargets
+//
+// So the stop signal reaches a container only after the load balancer has
+// stopped sending it requests and its in-flight requests have finished —
+// never the other way round. Step is level-triggered: it computes what the
+// target groups should hold from the task records and makes it so; a
+// restart loses nothing. Plan is the pure part.
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berth-io/berth/api/ecs"
+	"github.com/berth-io/berth/internal/controller"
+	"github.com/berth-io/berth/internal/ecsapi"
+	"github.com/berth-io/berth/internal/lb"
+	"github.com/berth-io/berth/internal/state"
+	"github.com/berth-io/berth/internal/store"
+)
+
+// Target is one ip:port in a target group.
+type Target struct {
+	IP   string
+	Port int32
+}
+
+// Addr is the target's ip:port, as the data plane names it.
+func (t Target) Addr() string { return net.JoinHostPort(t.IP, strconv.Itoa(int(t.Port))) }
+
+// ELB is the Elastic Load Balancing side: the target groups' registered
+// targets (internal/elbv2api).
+type ELB interface {
+	// Targets returns the targets registered in target group tg; a target
+	// group that does not exist is an error wrapping ErrNoTargetGroup.
+	Targets(ctx context.Context, tg string) ([]Target, error)
+	RegisterTargets(ctx context.Context, tg string, targets []Target) error
+	DeregisterTargets(ctx context.Context, tg string, targets []Target) error
+}
+
+// ErrNoTargetGroup is wrapped by ELB errors about a target group that does
+// not exist.
+var ErrNoTargetGroup = errors.New("target group not found")
+
+// DataPlane is the running load balancer's view of a target group's
+// targets (internal/lb).
+type DataPlane interface {
+	TargetHealth(tg string) []lb.TargetState
+}
+
+// ECS is the slice of the ECS records this package reads and writes.
+type ECS interface {
+	ActiveClusters(ctx context.Context) ([]string, error)
+	ReadCluster(ctx context.Context, cluster string) (*ecsapi.ClusterState, error)
+	ReleaseDrained(ctx context.Context, cluster, taskArn string) (bool, error)
+}
+
+// Config configures the Reconciler.
+type Config struct {
+	ECS       ECS
+	ELB       ELB
+	DataPlane DataPlane
+	Store     store.Store // watched for task and service changes
+	// Kick is called when a task's health in its target groups changed,
+	// so the service controller looks again (controller.Services.Kick).
+	Kick func()
+	// Every is the longest Run goes between Steps (default 200 ms): drains
+	// and health changes are noticed at least this often.
+	Every time.Duration
+	// DrainTimeout is the longest a task stays DEACTIVATING, whatever the
+	// data plane says (default 1 h, ELB's largest deregistration delay).
+	DrainTimeout time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// Reconciler registers and deregisters service tasks (see the package
+// comment). It implements controller.TargetHealthSource.
+type Reconciler struct {
+	cfg Config
+	log *slog.Logger
+
+	mu sync.Mutex
+	// health is the last Step's view of each task's target health, to
+	// notice changes.
+	health map[string]controller.TargetHealth
+}
+
+var _ controller.TargetHealthSource = (*Reconciler)(nil)
+
+// New returns a Reconciler.
+func New(cfg Config) *Reconciler {
+	if cfg.Every <= 0 {
+		cfg.Every = 200 * time.Millisecond
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Kick == nil {
+		cfg.Kick = func() {}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{cfg: cfg, log: log.With("component", "targets"), health: map[string]controller.TargetHealth{}}
+}
+
+// TargetOf returns the target a task offers for one of its service's load
+// balancers: the host address and port its container port is bound to.
+// A binding on every address (0.0.0.0) is reached on 127.0.0.1.
+func TargetOf(t *ecs.Task, l ecs.LoadBalancer) (Target, bool) {
+	if l.ContainerPort == nil {
+		return Target{}, false
+	}
+	for _, c := range t.Containers {
+		if c.Name != l.ContainerName {
+			continue
+		}
+		for _, b := range c.NetworkBindings {
+			if b.ContainerPort == nil || *b.ContainerPort != *l.ContainerPort || b.HostPort == nil || *b.HostPort == 0 {
+				continue
+			}
+			if b.Protocol != "" && b.Protocol != ecs.TransportProtocolTcp {
+				continue
+			}
+			ip := b.BindIP
+			if a, err := netip.ParseAddr(ip); err != nil || a.IsUnspecified() {
+				ip = "127.0.0.1"
+			}
+			return Target{IP: ip, Port: *b.HostPort}, true
+		}
+	}
+	return Target{}, false
+}
+
+// wanted reports whether t's targets belong in its target groups.
+func wanted(t *ecs.Task) bool {
+	return t.LastStatus == "RUNNING" && t.DesiredStatus == "RUNNING"
+}
+
+// Changes are what one target group needs.
+type Changes struct {
+	Register, Deregister []Target
+}
+
+// Plan works out, for the tasks of services with load balancers, what
+// their target groups must register and deregister, given what they hold
+// (registered, by target group ARN; a target group missing from it is not
+// known to exist and is left alone).
+func Plan(services []*ecs.Service, tasks map[string][]*ecs.Task, registered map[string][]Target) map[string]Changes {
+	want := map[string]map[Target]bool{}
+	drop := map[string]map[Target]bool{}
+	for _, svc := range services {
+		for _, l := range svc.LoadBalancers {
+			if l.TargetGroupArn == "" {
+				continue
+			}
+			if want[l.TargetGroupArn] == nil {
+				want[l.TargetGroupArn], drop[l.TargetGroupArn] = map[Target]bool{}, map[Target]bool{}
+			}
+			for _, t := range tasks[svc.ServiceName] {
+				tg, ok := TargetOf(t, l)
+				if !ok {
+					continue
+				}
+				if wanted(t) {
+					want[l.TargetGroupArn][tg] = true
+				} else {
+					drop[l.TargetGroupArn][tg] = true
+				}
+			}
+		}
+	}
+	out := map[string]Changes{}
+	for tg, w := range want {
+		have, known := registered[tg]
+		if !known {
+			continue
+		}
+		var ch Changes
+		for _, t := range sortedTargets(w) {
+			if !slices.Contains(have, t) {
+				ch.Register = append(ch.Register, t)
+			}
+		}
+		for _, t := range sortedTargets(drop[tg]) {
+			if !w[t] && slices.Contains(have, t) {
+				ch.Deregister = append(ch.Deregister, t)
+			}
+		}
+		if len(ch.Register)+len(ch.Deregister) > 0 {
+			out[tg] = ch
+		}
+	}
+	return out
+}
+
+func sortedTargets(m map[Target]bool) []Target {
+	ts := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ts, func(a, b Target) int {
+		if a.IP != b.IP {
+			if a.IP < b.IP {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Port - b.Port)
+	})
+	return ts
+}
+
+// TargetHealth implements controller.TargetHealthSource from the data
+// plane: a task is healthy when every target group of svc reports its
+// target healthy.
+func (r *Reconciler) TargetHealth(svc *ecs.Service, tasks []*ecs.Task) map[string]controller.TargetHealth {
+	states := map[string]map[string]lb.HealthState{}
+	for _, l := range svc.LoadBalancers {
+		if _, ok := states[l.TargetGroupArn]; ok || l.TargetGroupArn == "" {
+			continue
+		}
+		m := map[string]lb.HealthState{}
+		for _, s := range r.cfg.DataPlane.TargetHealth(l.TargetGroupArn) {
+			m[s.Target] = s.State
+		}
+		states[l.TargetGroupArn] = m
+	}
+	out := make(map[string]controller.TargetHealth, len(tasks))
+	for _, t := range tasks {
+		if t.LastStatus != "RUNNING" {
+			continue
+		}
+		h := controller.TargetHealth{Healthy: len(svc.LoadBalancers) > 0}
+		for _, l := range svc.LoadBalancers {
+			tg, ok := TargetOf(t, l)
+			st := states[l.TargetGroupArn][tg.Addr()]
+			if !ok || st != lb.StateHealthy {
+				h.Healthy = false
+			}
+			if ok && st == lb.StateUnhealthy && h.Unhealthy == "" {
+				h.Unhealthy = l.TargetGroupArn
+			}
+		}
+		out[t.TaskArn] = h
+	}
+	return out
+}
+
+// drained reports whether a DEACTIVATING task has left every target group
+// of svc: none still registers it and the data plane no longer routes to
+// it or drains it.
+func (r *Reconciler) drained(svc *ecs.Service, t *ecs.Task, registered map[string][]Target) bool {
+	for _, l := range svc.LoadBalancers {
+		tg, ok := TargetOf(t, l)
+		if !ok {
+			continue
+		}
+		if slices.Contains(registered[l.TargetGroupArn], tg) {
+			return false
+		}
+		if slices.ContainsFunc(r.cfg.DataPlane.TargetHealth(l.TargetGroupArn), func(s lb.TargetState) bool { return s.Target == tg.Addr() }) {
+			return false
+		}
+	}
+	return true
+}
+
+// Step reconciles every active cluster once.
+func (r *Reconciler) Step(ctx context.Context) error {
+	clusters, err := r.cfg.ECS.ActiveClusters(ctx)
+	if err != nil {
+		return fmt.Errorf("list clusters: %w", err)
+	}
+	var errs []error
+	health := map[string]controller.TargetHealth{}
+	for _, c := range clusters {
+		if err := r.stepCluster(ctx, c, health); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+		}
+	}
+	r.mu.Lock()
+	changed := !maps.Equal(health, r.health)
+	r.health = health
+	r.mu.Unlock()
+	if changed {
+		r.cfg.Kick()
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Reconciler) stepCluster(ctx context.Context, cluster string, health map[string]controller.TargetHealth) error {
+	snap, err := r.cfg.ECS.ReadCluster(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	var services []*ecs.Service
+	byName := map[string]*ecs.Service{}
+	for _, svc := range snap.Services {
+		if len(svc.LoadBalancers) > 0 {
+			services = append(services, svc)
+			byName[svc.ServiceName] = svc
+		}
+	}
+	if len(services) == 0 {
+		return nil
+	}
+	tasks := map[string][]*ecs.Task{}
+	for _, t := range snap.Tasks {
+		if name, ok := ecsapi.ServiceOfTask(t); ok && byName[name] != nil {
+			tasks[name] = append(tasks[name], t)
+		}
+	}
+	var errs []error
+	registered := map[string][]Target{}
+	for _, svc := range services {
+		for _, l := range svc.LoadBalancers {
+			if _, ok := registered[l.TargetGroupArn]; ok || l.TargetGroupArn == "" {
+				continue
+			}
+			ts, err := r.cfg.ELB.Targets(ctx, l.TargetGroupArn)
+			switch {
+			case errors.Is(err, ErrNoTargetGroup):
+				// Nothing to register in; nothing drains through it.
+			case err != nil:
+				errs = append(errs, err)
+			default:
+				registered[l.TargetGroupArn] = ts
+			}
+		}
+	}
+	for tg, ch := range Plan(services, tasks, registered) {
+		if len(ch.Deregister) > 0 {
+			if err := r.cfg.ELB.DeregisterTargets(ctx, tg, ch.Deregister); err != nil {
+				errs = append(errs, fmt.Errorf("deregister targets from %s: %w", tg, err))
+				continue
+			}
+			r.log.Info("deregistered targets", "target_group", tg, "targets", ch.Deregister)
+			registered[tg] = slices.DeleteFunc(registered[tg], func(t Target) bool { return slices.Contains(ch.Deregister, t) })
+		}
+		if len(ch.Register) > 0 {
+			if err := r.cfg.ELB.RegisterTargets(ctx, tg, ch.Register); err != nil {
+				errs = append(errs, fmt.Errorf("register targets in %s: %w", tg, err))
+				continue
+			}
+			r.log.Info("registered targets", "target_group", tg, "targets", ch.Register)
+			registered[tg] = append(registered[tg], ch.Register...)
+		}
+	}
+	now := r.cfg.Now()
+	for _, svc := range services {
+		maps.Copy(health, r.TargetHealth(svc, tasks[svc.ServiceName]))
+		for _, t := range tasks[svc.ServiceName] {
+			if t.LastStatus != "DEACTIVATING" {
+				continue
+			}
+			timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
+			if !timedOut && !r.drained(svc, t, registered) {
+				continue
+			}
+			if _, err := r.cfg.ECS.ReleaseDrained(ctx, cluster, t.TaskArn); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			r.log.Info("task drained from its load balancers; stopping it", "task", t.TaskArn, "timed_out", timedOut)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run steps after every change to tasks or services and at least every
+// Config.Every, until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	changed := make(chan struct{}, 1)
+	if r.cfg.Store != nil {
+		rev, err := r.cfg.Store.Revision(ctx)
+		if err != nil {
+			return err
+		}
+		for _, prefix := range []string{state.TasksPrefix, state.ServicesPrefix} {
+			ch, err := r.cfg.Store.Watch(ctx, prefix, rev)
+			if err != nil {
+				return err
+			}
+			go func() {
+				for range ch {
+					select {
+					case changed <- struct{}{}:
+					default:
+					}
+				}
+			}()
+		}
+	}
+	tick := time.NewTicker(r.cfg.Every)
+	defer tick.Stop()
+	for {
+		if err := r.Step(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile targets", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
