@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,7 +152,7 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 		defer close(demoDone)
 		var demoURL string
 		if !opts.noDemo {
-			u, err := startDemo(demoCtx, out, log, ecsc, elbc, acfg.Cluster, rtName, opts)
+			u, err := startDemo(demoCtx, out, ecsc, elbc, acfg.Cluster, rtName, opts)
 			if demoCtx.Err() != nil {
 				return // berth is stopping
 			}
@@ -223,7 +222,7 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 // startDemo makes the demo's image (or finds the executable), sets up the
 // demo through the APIs and waits until it answers; it returns the URL it
 // answers at.
-func startDemo(ctx context.Context, out io.Writer, log *slog.Logger, ecsc *ecs.Client, elbc *elb.Client, cluster, rtName string, opts upOptions) (string, error) {
+func startDemo(ctx context.Context, out io.Writer, ecsc *ecs.Client, elbc *elb.Client, cluster, rtName string, opts upOptions) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("find the berth executable: %w", err)
@@ -245,12 +244,7 @@ func startDemo(ctx context.Context, out io.Writer, log *slog.Logger, ecsc *ecs.C
 		spec.Command = []string{"demo-app"}
 		spec.HealthCheck = []string{"CMD", exe, "demo-app", "check"}
 	}
-	var lb stack.ELB = elbc
-	if !servesELBv2(ctx, elbc) {
-		lb = nil
-		log.Warn("this server has no ELBv2 API yet; the demo runs without a load balancer")
-	}
-	res, err := stack.Ensure(ctx, ecsc, lb, spec)
+	res, err := stack.Ensure(ctx, ecsc, elbc, spec)
 	if err != nil {
 		return "", err
 	}
@@ -265,44 +259,11 @@ func startDemo(ctx context.Context, out io.Writer, log *slog.Logger, ecsc *ecs.C
 	waitCtx, cancel := context.WithTimeout(ctx, opts.demoTimeout)
 	defer cancel()
 	hc := &http.Client{Timeout: 5 * time.Second}
-	if lb == nil {
-		return waitTaskURL(waitCtx, hc, ecsc, cluster)
-	}
 	url := stack.ListenerURL(opts.demoPort)
 	if _, err := stack.WaitAnswer(waitCtx, hc, url, 250*time.Millisecond); err != nil {
 		return "", fmt.Errorf("%s: %w", url, err)
 	}
 	return url, nil
-}
-
-// waitTaskURL waits until a task of the demo answers on its host port (a
-// server without the load balancer).
-func waitTaskURL(ctx context.Context, hc *http.Client, c stack.Reader, cluster string) (string, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		urls, err := stack.TaskURLs(ctx, c, cluster)
-		if err == nil {
-			for _, u := range urls {
-				if _, err = stack.Get(ctx, hc, u); err == nil {
-					return u, nil
-				}
-			}
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("%w (last try: %w)", ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
-}
-
-// servesELBv2 reports whether the server answers the ELBv2 API.
-func servesELBv2(ctx context.Context, c *elb.Client) bool {
-	_, err := c.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{PageSize: aws.Int32(1)})
-	return err == nil
 }
 
 // demoImage builds the demo's Docker image from the berth executable,

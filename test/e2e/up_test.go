@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -230,10 +231,22 @@ func (u *upProc) cleanup() {
 			_ = syscall.Kill(-c.Pid, syscall.SIGKILL)
 		}
 	}
+	if u.runtime == runtimeDocker {
+		// The demo image is named by the test binary's hash: no one else's.
+		// Not forced: an image a container still uses stays.
+		if m := demoImageRE.FindStringSubmatch(u.out.String()); m != nil {
+			if _, err := dockerRun("image", "rm", m[1]); err != nil {
+				u.tb.Logf("cleanup: %v", err)
+			}
+		}
+	}
 	if u.tb.Failed() {
 		u.tb.Logf("berth up output (data dir %s):\n%s", u.dataDir, u.out.String())
 	}
 }
+
+// demoImageRE finds the demo's image in berth up's output.
+var demoImageRE = regexp.MustCompile(`Demo service berth-demo \((berth-demo:[0-9a-f]+)\)`)
 
 // agentIDOf reads the agent ID that labels an agent's containers.
 func agentIDOf(tb testing.TB, agentDir string) string {

@@ -95,8 +95,7 @@ type Result struct {
 }
 
 // Ensure makes the demo exist as spec says (see the package doc), and
-// returns what it runs as. With elbc nil (a server without the ELBv2 API)
-// the service runs without a load balancer.
+// returns what it runs as.
 func Ensure(ctx context.Context, ecsc ECS, elbc ELB, spec Spec) (Result, error) {
 	var r Result
 	out, err := ecsc.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(spec.Cluster)})
@@ -107,16 +106,14 @@ func Ensure(ctx context.Context, ecsc ECS, elbc ELB, spec Spec) (Result, error) 
 	if r.TaskDefinitionArn, r.RegisteredRevision, err = ensureTaskDefinition(ctx, ecsc, spec); err != nil {
 		return r, err
 	}
-	if elbc != nil {
-		if r.LoadBalancerArn, err = ensureLoadBalancer(ctx, elbc); err != nil {
-			return r, err
-		}
-		if r.TargetGroupArn, err = ensureTargetGroup(ctx, elbc); err != nil {
-			return r, err
-		}
-		if r.ListenerArn, err = ensureListener(ctx, elbc, r.LoadBalancerArn, r.TargetGroupArn, spec.Port); err != nil {
-			return r, err
-		}
+	if r.LoadBalancerArn, err = ensureLoadBalancer(ctx, elbc); err != nil {
+		return r, err
+	}
+	if r.TargetGroupArn, err = ensureTargetGroup(ctx, elbc); err != nil {
+		return r, err
+	}
+	if r.ListenerArn, err = ensureListener(ctx, elbc, r.LoadBalancerArn, r.TargetGroupArn, spec.Port); err != nil {
+		return r, err
 	}
 	r.ServiceArn, r.CreatedService, r.UpdatedService, err = ensureService(ctx, ecsc, spec.Cluster, r.TaskDefinitionArn, r.TargetGroupArn)
 	return r, err
@@ -291,7 +288,7 @@ func ensureService(ctx context.Context, c ECS, cluster, taskDef, tgArn string) (
 			if aws.ToString(s.TaskDefinition) != taskDef {
 				in.TaskDefinition = aws.String(taskDef)
 			}
-			if tgArn != "" && !slices.ContainsFunc(s.LoadBalancers, func(l ecstypes.LoadBalancer) bool { return aws.ToString(l.TargetGroupArn) == tgArn }) {
+			if !slices.ContainsFunc(s.LoadBalancers, func(l ecstypes.LoadBalancer) bool { return aws.ToString(l.TargetGroupArn) == tgArn }) {
 				in.LoadBalancers = serviceLoadBalancers(tgArn)
 			}
 			if in.TaskDefinition == nil && in.LoadBalancers == nil {
@@ -310,14 +307,12 @@ func ensureService(ctx context.Context, c ECS, cluster, taskDef, tgArn string) (
 		ServiceName:    aws.String(Name),
 		TaskDefinition: aws.String(taskDef),
 		DesiredCount:   aws.Int32(DesiredCount),
+		LoadBalancers:  serviceLoadBalancers(tgArn),
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{
 			DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
 			MinimumHealthyPercent:    aws.Int32(100),
 			MaximumPercent:           aws.Int32(200),
 		},
-	}
-	if tgArn != "" {
-		in.LoadBalancers = serviceLoadBalancers(tgArn)
 	}
 	created2, err := c.CreateService(ctx, in)
 	if err != nil {

@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,43 +118,3 @@ func Diagnose(ctx context.Context, c Reader, cluster string) string {
 
 // TaskID is the last part of a task ARN.
 func TaskID(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
-
-// ErrNoTasks: the service has no running task with a host port yet.
-var ErrNoTasks = errors.New("no running task of the demo has a host port yet")
-
-// TaskURLs returns the URLs the demo's RUNNING tasks answer at directly,
-// on their host ports (for a server without the load balancer).
-func TaskURLs(ctx context.Context, c Reader, cluster string) ([]string, error) {
-	list, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(Name)})
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	if len(list.TaskArns) == 0 {
-		return nil, ErrNoTasks
-	}
-	tasks, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: list.TaskArns})
-	if err != nil {
-		return nil, fmt.Errorf("describe tasks: %w", err)
-	}
-	var urls []string
-	for _, t := range tasks.Tasks {
-		if aws.ToString(t.LastStatus) != "RUNNING" {
-			continue
-		}
-		for _, ct := range t.Containers {
-			for _, nb := range ct.NetworkBindings {
-				if aws.ToInt32(nb.ContainerPort) == ContainerPort && aws.ToInt32(nb.HostPort) != 0 {
-					ip := aws.ToString(nb.BindIP)
-					if ip == "" || ip == "0.0.0.0" {
-						ip = "127.0.0.1"
-					}
-					urls = append(urls, fmt.Sprintf("http://%s:%d/", ip, aws.ToInt32(nb.HostPort)))
-				}
-			}
-		}
-	}
-	if len(urls) == 0 {
-		return nil, ErrNoTasks
-	}
-	return urls, nil
-}
