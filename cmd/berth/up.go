@@ -344,7 +344,7 @@ func printUpBanner(w io.Writer, b upBanner) {
 	}
 	s.WriteString("Try:\n\n")
 	if b.demoURL != "" {
-		fmt.Fprintf(&s, "  curl %s                 # twice: two tasks answer in turn\n", b.demoURL)
+		fmt.Fprintf(&s, "  curl %s    # again and again: the two tasks answer in turn\n", b.demoURL)
 	}
 	s.WriteString("  berth ps\n")
 	if b.demoURL != "" {

@@ -32,7 +32,8 @@ const (
 // through its load balancer from two tasks; Ctrl-C stops it and, by
 // default, the tasks; a second berth up on the same data dir resumes the
 // same cluster, credentials, load balancer and service, and the demo
-// answers again.
+// answers again; tasks left running by --keep-tasks are re-adopted by the
+// next berth up.
 func TestUp(t *testing.T) {
 	for _, rt := range agentRuntimes {
 		t.Run(rt, func(t *testing.T) {
@@ -74,12 +75,14 @@ func testUp(t *testing.T, rt string) {
 	u.stop()
 	u.checkNothingLeft()
 
-	second := u.start()
+	// Again, with --keep-tasks: the same cluster, credentials, load
+	// balancer and service; new tasks (the first run's were stopped).
+	second := u.start("--keep-tasks")
 	if second.env["AWS_ACCESS_KEY_ID"] != first.env["AWS_ACCESS_KEY_ID"] || second.env["AWS_SECRET_ACCESS_KEY"] != first.env["AWS_SECRET_ACCESS_KEY"] {
 		t.Errorf("second start: credentials changed: got key %s, want %s", second.env["AWS_ACCESS_KEY_ID"], first.env["AWS_ACCESS_KEY_ID"])
 	}
-	if !strings.Contains(u.runOutput(), "Demo service berth-demo") || strings.Contains(u.runOutput(), ": created;") {
-		t.Errorf("second start: the demo service should be resumed, not created:\n%s", u.runOutput())
+	if out := u.runOutput(); !strings.Contains(out, "Demo service berth-demo") || strings.Contains(out, ": created;") {
+		t.Errorf("second start: the demo service should be resumed, not created:\n%s", out)
 	}
 	c = u.clients(second)
 	if after := u.resources(ctx, c); after != before {
@@ -90,6 +93,18 @@ func testUp(t *testing.T, rt string) {
 		if tasks1[id] {
 			t.Errorf("task %s of the first run answers after the restart; without --keep-tasks it should have been stopped", id)
 		}
+	}
+	u.stop()
+	if n := u.liveTasks(); n != 2 {
+		t.Errorf("after a stop with --keep-tasks: %d of the demo's tasks run, want 2", n)
+	}
+
+	// And once more: the tasks kept are re-adopted, not replaced.
+	third := u.start()
+	c = u.clients(third)
+	tasks3 := u.checkTwoTasksAnswer(ctx, c, third.demoURL)
+	if fmt.Sprint(tasks3) != fmt.Sprint(tasks2) {
+		t.Errorf("third start: tasks %v answer, want the kept ones %v", tasks3, tasks2)
 	}
 	u.stop()
 	u.checkNothingLeft()
@@ -120,10 +135,11 @@ type upBanner struct {
 
 // start runs berth up and waits until it printed the demo's URL and the
 // end of its banner.
-func (u *upProc) start() upBanner {
+func (u *upProc) start(extra ...string) upBanner {
 	u.tb.Helper()
 	args := []string{"up", "-v", "--data-dir", u.dataDir, "--listen", u.listen,
 		"--demo-port", strconv.Itoa(u.demoPort), "--runtime", u.runtime}
+	args = append(args, extra...)
 	cmd := exec.Command(berthBin, args...)
 	cmd.Env = append(envWithout(os.Environ(), "BERTH_", "AWS_"), "BERTH_PROFILE="+u.profile)
 	stdout, err := cmd.StdoutPipe()
@@ -424,6 +440,25 @@ func (u *upProc) checkTwoTasksAnswer(ctx context.Context, c upClients, url strin
 		u.tb.Errorf("answers came from tasks %v, want 2 distinct tasks", answered)
 	}
 	return answered
+}
+
+// liveTasks counts the demo's containers that run (Docker) or processes
+// that are alive (process runtime).
+func (u *upProc) liveTasks() int {
+	u.tb.Helper()
+	agentDir := filepath.Join(u.dataDir, "agent")
+	switch u.runtime {
+	case runtimeDocker:
+		return len(strings.Fields(dockerOut(u.tb, "ps", "--quiet", "--filter", "label=io.berth.agent="+agentIDOf(u.tb, agentDir))))
+	default:
+		n := 0
+		for _, c := range processContainers(u.tb, agentDir) {
+			if processAlive(c.Pid, c.StartTicks) {
+				n++
+			}
+		}
+		return n
+	}
 }
 
 // checkNothingLeft checks that after a stop without --keep-tasks no
