@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -161,7 +163,7 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 				if d := stack.Diagnose(context.WithoutCancel(ctx), ecsc, acfg.Cluster); d != "" {
 					fmt.Fprintf(out, "%s\n", indent(d, "  "))
 				}
-				fmt.Fprintf(out, "berth keeps running; `berth up --no-demo` skips the demo.\n")
+				fmt.Fprintf(out, "berth keeps running. --demo-port moves the demo's listener; --no-demo skips the demo.\n")
 			}
 			demoURL = u
 		}
@@ -189,7 +191,9 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 			runErr = fmt.Errorf("agent: %w", runErr)
 		}
 	}
-	fmt.Fprintln(out, "\nberth is stopping...")
+	// A second Ctrl-C quits at once, leaving whatever is still running.
+	signal.Reset(os.Interrupt, syscall.SIGTERM)
+	fmt.Fprintln(out, "\nberth is stopping... (Ctrl-C again quits at once)")
 	stopDemo()
 	stopAgent()
 	if err := <-agentErr; err != nil && runErr == nil {
