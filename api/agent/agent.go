@@ -18,6 +18,9 @@
 //	  │ POST /agent/v1/heartbeat ─────────▶   every HeartbeatInterval
 //	  │ POST /agent/v1/status {tasks[]} ──▶   merge into task records
 //	  │ POST /agent/v1/logs {streams[]} ──▶   append to the log store
+//	  │ POST /agent/v1/exec  ─────────────▶   long-poll: exec sessions a
+//	  │ ◀──── {sessions[]}                      client has attached to
+//	  │ GET  /agent/v1/exec/<id> (Upgrade) ─▶  the session's stream
 //
 // See docs/agent-protocol.md for the full description.
 package agent
@@ -31,6 +34,10 @@ const (
 	PathHeartbeat = "/agent/v1/heartbeat"
 	PathStatus    = "/agent/v1/status"
 	PathLogs      = "/agent/v1/logs"
+	// PathExec is the exec long-poll (POST ExecPollRequest); the agent
+	// attaches to a session with an upgraded GET of PathExec/<session ID>
+	// (see api/exec).
+	PathExec = "/agent/v1/exec"
 )
 
 // RegisterRequest registers (or re-registers) a host as a container instance.
@@ -180,4 +187,31 @@ type LogEvent struct {
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+// ExecPollRequest asks for exec sessions waiting for this instance's agent.
+type ExecPollRequest struct {
+	Cluster    string `json:"cluster"`
+	InstanceID string `json:"instanceId"`
+	// WaitSeconds bounds the long-poll (at most 30).
+	WaitSeconds int `json:"waitSeconds,omitzero"`
+}
+
+// ExecPollResponse lists the sessions the agent must attach to, each once.
+type ExecPollResponse struct {
+	Sessions []ExecSession `json:"sessions,omitzero"`
+}
+
+// ExecSession is a command to run in a task's container, with a client
+// waiting on the other end of its stream.
+type ExecSession struct {
+	SessionID string `json:"sessionId"`
+	TaskArn   string `json:"taskArn"`
+	Container string `json:"container"`
+	// Command is the command and its arguments (no shell).
+	Command []string `json:"command"`
+	// TTY asks for a terminal of Rows x Cols (0: the runtime's default).
+	TTY  bool   `json:"tty,omitzero"`
+	Rows uint16 `json:"rows,omitzero"`
+	Cols uint16 `json:"cols,omitzero"`
 }

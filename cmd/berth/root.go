@@ -19,6 +19,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd(), newDemoAppCmd())
+	root.AddCommand(clientCommands()...)
+	root.AddCommand(newExecCmd())
 	return root
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 	"github.com/berth-io/berth/internal/agent"
 	"github.com/berth-io/berth/internal/demo/dockerimage"
 	"github.com/berth-io/berth/internal/demo/stack"
+	"github.com/berth-io/berth/internal/profile"
 	"github.com/berth-io/berth/internal/server"
 )
 
@@ -167,16 +167,21 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 			}
 			demoURL = u
 		}
-		profilePath, err := writeProfile(profile{
-			Endpoint: endpoint, Region: cfg.Region, AccessKeyID: creds.AccessKeyID,
-			SecretAccessKey: creds.SecretAccessKey, Cluster: acfg.Cluster,
-		})
+		profilePath, err := profile.Path(os.Getenv, os.UserConfigDir)
+		if err == nil {
+			err = profile.Save(profilePath, profile.Profile{
+				Endpoint: endpoint, Region: cfg.Region, AccessKeyID: creds.AccessKeyID,
+				SecretAccessKey: creds.SecretAccessKey, Cluster: acfg.Cluster,
+			})
+		}
 		if err != nil {
+			profilePath = ""
 			fmt.Fprintf(out, "Could not write the berth CLI's profile: %v\n", err)
 		}
 		printUpBanner(out, upBanner{
 			endpoint: endpoint, region: cfg.Region, creds: creds, noAuth: cfg.InsecureNoAuth,
 			demoURL: demoURL, profile: profilePath, keepTasks: opts.keepTasks, token: token,
+			runtime: rtName, demoTask: demoTask(demoCtx, ecsc, acfg.Cluster),
 		})
 	}()
 
@@ -320,9 +325,20 @@ func stopHostTasks(ctx context.Context, c *ecs.Client, a *agent.Agent) (int, err
 	return stopped, errors.Join(errs...)
 }
 
+// demoTask returns the ID of a task of the demo service, "" if there is
+// none, for the banner's examples.
+func demoTask(ctx context.Context, c *ecs.Client, cluster string) string {
+	out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(stack.Name), DesiredStatus: ecstypes.DesiredStatusRunning})
+	if err != nil || len(out.TaskArns) == 0 {
+		return ""
+	}
+	return stack.TaskID(out.TaskArns[0])
+}
+
 // upBanner is what berth up prints once it is ready.
 type upBanner struct {
 	endpoint, region, demoURL, profile, token string
+	runtime, demoTask                         string
 	creds                                     server.Credentials
 	noAuth, keepTasks                         bool
 }
@@ -351,12 +367,23 @@ func printUpBanner(w io.Writer, b upBanner) {
 		fmt.Fprintf(&s, "  curl %s    # again and again: the two tasks answer in turn\n", b.demoURL)
 	}
 	s.WriteString("  berth ps\n")
+	s.WriteString("  aws ecs list-services --cluster default\n")
+	task := "<task>"
+	if b.demoTask != "" {
+		task = b.demoTask
+	}
 	if b.demoURL != "" {
 		s.WriteString("  berth logs berth-demo -f\n")
+		s.WriteString("  berth scale berth-demo 3 --wait\n")
+		if b.runtime == agent.RuntimeDocker {
+			fmt.Fprintf(&s, "  berth exec %s -- /berth demo-app check    # the demo's image has no shell\n", task)
+		} else {
+			fmt.Fprintf(&s, "  berth exec %s -- sh\n", task)
+		}
+	} else {
+		s.WriteString("  berth exec <task> -- sh\n")
 	}
-	s.WriteString("  berth deploy -f examples/web/service.json\n")
-	s.WriteString("  aws ecs list-services --cluster default\n")
-	s.WriteString("  berth exec <task> -- sh\n\n")
+	s.WriteString("  berth deploy -f examples/web/task-definition.json -f examples/web/service.json    # with your image in it\n\n")
 	fmt.Fprintf(&s, "Other hosts join with: berth agent --server %s --join-token %s\n", b.endpoint, b.token)
 	if b.keepTasks {
 		s.WriteString("Ctrl-C stops berth; tasks keep running (--keep-tasks) for the next berth up.\n")
@@ -368,38 +395,4 @@ func printUpBanner(w io.Writer, b upBanner) {
 
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
-}
-
-// profile is the berth CLI's profile: where the API is and how to sign.
-type profile struct {
-	Endpoint        string `json:"endpoint"`
-	Region          string `json:"region"`
-	AccessKeyID     string `json:"accessKeyId,omitempty"`
-	SecretAccessKey string `json:"secretAccessKey,omitempty"`
-	Cluster         string `json:"cluster"`
-}
-
-// writeProfile writes p, mode 0600, to $BERTH_PROFILE, else
-// <user config dir>/berth/profile.json, and returns the path.
-func writeProfile(p profile) (string, error) {
-	path := os.Getenv("BERTH_PROFILE")
-	if path == "" {
-		dir, err := os.UserConfigDir()
-		if err != nil {
-			return "", err
-		}
-		path = filepath.Join(dir, "berth", "profile.json")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp, path)
 }

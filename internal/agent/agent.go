@@ -141,9 +141,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	for _, loop := range []func(context.Context) error{
-		a.pollLoop, a.heartbeatLoop, a.reportLoop, shipper.Run,
+		a.pollLoop, a.heartbeatLoop, a.reportLoop, shipper.Run, a.execLoop,
 		func(ctx context.Context) error {
 			select {
 			case <-a.firstPolled:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/berth-io/berth/api/agent"
 	"github.com/berth-io/berth/api/ecs"
+	"github.com/berth-io/berth/api/exec"
 	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/ecsapi"
+	"github.com/berth-io/berth/internal/execbroker"
 	"github.com/berth-io/berth/internal/runtime"
 	"github.com/berth-io/berth/internal/runtime/fake"
 	"github.com/berth-io/berth/internal/store/bolt"
@@ -77,6 +80,7 @@ type testServer struct {
 	api   *agentapi.Server
 	clock *serverClock
 	logs  *memLogs
+	exec  *execbroker.Broker
 
 	mu   sync.Mutex
 	srv  *httptest.Server
@@ -91,9 +95,11 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	t.Cleanup(func() { st.Close() })
 	s := &testServer{clock: &serverClock{}, logs: &memLogs{streams: map[string][]string{}}}
-	s.ecs = ecsapi.New(ecsapi.Config{Store: st, Region: "us-east-1", AccountID: "123456789012"})
+	s.exec = execbroker.New(execbroker.Config{Logger: testLogger(t)})
+	t.Cleanup(s.exec.Close)
+	s.ecs = ecsapi.New(ecsapi.Config{Store: st, Region: "us-east-1", AccountID: "123456789012", Exec: s.exec})
 	s.api, err = agentapi.New(agentapi.Config{
-		JoinToken: testJoinToken, Records: s.ecs, Store: st, Logs: s.logs,
+		JoinToken: testJoinToken, Records: s.ecs, Store: st, Logs: s.logs, Exec: s.exec,
 		HeartbeatTimeout: 5 * time.Second, Now: s.clock.Now, Logger: testLogger(t),
 	})
 	if err != nil {
@@ -126,7 +132,10 @@ func (s *testServer) up(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen on %s: %v", addr, err)
 	}
-	srv := httptest.NewUnstartedServer(s.api)
+	mux := http.NewServeMux()
+	mux.Handle("/agent/", s.api)
+	mux.Handle(exec.SessionPath, s.exec)
+	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener = ln
 	srv.Start()
 	s.srv, s.addr = srv, ln.Addr().String()

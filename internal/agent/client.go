@@ -178,3 +178,12 @@ func (c *client) status(ctx context.Context, in *agent.StatusReport) (*agent.Sta
 func (c *client) logs(ctx context.Context, in *agent.LogBatch) error {
 	return c.call(ctx, agent.PathLogs, callTimeout, in, nil)
 }
+
+func (c *client) execPoll(ctx context.Context, in *agent.ExecPollRequest) (*agent.ExecPollResponse, error) {
+	var out agent.ExecPollResponse
+	wait := time.Duration(in.WaitSeconds) * time.Second
+	if err := c.call(ctx, agent.PathExec, wait+callTimeout, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -1,6 +1,7 @@
 // Package agentapi serves berth's agent protocol (api/agent) on the
 // server: registration, the long-poll that hands each agent its desired
-// tasks, heartbeats, status reports and log shipping. Every call must carry
+// tasks, heartbeats, status reports, log shipping, and the agents' side of
+// exec sessions (a long-poll and the stream, served by an ExecBroker). Every call must carry
 // the join token (`Authorization: Bearer <token>`).
 //
 // It also owns agent liveness: a Tracker remembers when each instance was
@@ -43,6 +44,17 @@ type LogSink interface {
 	AppendLogs(ctx context.Context, streams []agent.LogStream) error
 }
 
+// ExecBroker serves the agents' side of exec sessions (implemented by
+// *execbroker.Broker).
+type ExecBroker interface {
+	// Pending returns the sessions waiting for the instance's agent, each
+	// once, waiting up to wait for one.
+	Pending(ctx context.Context, cluster, instanceID string, wait time.Duration) ([]agent.ExecSession, error)
+	// ServeAgent attaches the (authenticated) agent to a session: an
+	// HTTP upgrade.
+	ServeAgent(w http.ResponseWriter, r *http.Request, sessionID string)
+}
+
 // Defaults.
 const (
 	DefaultHeartbeatInterval = time.Second
@@ -59,6 +71,8 @@ type Config struct {
 	Records   Records
 	Store     store.Store
 	Logs      LogSink // nil drops logs
+	// Exec serves exec sessions; nil answers the exec endpoints with 404.
+	Exec ExecBroker
 	// HeartbeatInterval is what agents are told to use; HeartbeatTimeout
 	// is how long without one marks an agent disconnected.
 	HeartbeatInterval time.Duration
@@ -104,6 +118,15 @@ func Owns(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/agent/"
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutPrefix(r.URL.Path, agent.PathExec+"/"); ok && s.cfg.Exec != nil {
+		// The agent's end of an exec stream: an upgraded GET.
+		if !s.authorized(r) {
+			writeErr(w, http.StatusUnauthorized, "InvalidJoinToken", "missing or invalid join token")
+			return
+		}
+		s.cfg.Exec.ServeAgent(w, r, id)
+		return
+	}
 	if r.Method != http.MethodPost {
 		writeErr(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "agent protocol calls are POST")
 		return
@@ -148,6 +171,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.tracker.Seen(ctx, in.Cluster, in.InstanceID)
 			out, err := s.cfg.Records.ReportTaskStatus(ctx, &in)
 			reply(w, out, err)
+		}
+	case agent.PathExec:
+		var in agent.ExecPollRequest
+		if s.cfg.Exec != nil && decode(w, body, &in) && s.validInstance(w, in.Cluster, in.InstanceID) {
+			wait := min(time.Duration(in.WaitSeconds)*time.Second, MaxPollWait)
+			sessions, err := s.cfg.Exec.Pending(ctx, in.Cluster, in.InstanceID, wait)
+			reply(w, &agent.ExecPollResponse{Sessions: sessions}, err)
+		} else if s.cfg.Exec == nil {
+			writeErr(w, http.StatusNotFound, "NotFound", "this server does not serve exec sessions")
 		}
 	case agent.PathLogs:
 		var in agent.LogBatch

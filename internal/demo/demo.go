@@ -131,7 +131,11 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
-	log.Info("demo serving", "addr", addr, "instance", s.instance, "task", cfg.Task.ID)
+	attrs := []any{"addr", addr, "instance", s.instance}
+	if cfg.Task.ID != "" {
+		attrs = append(attrs, "task", cfg.Task.ID)
+	}
+	log.Info("demo serving", attrs...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr)
 	}

@@ -26,11 +26,11 @@ var partial = map[string]string{
 	"StartTask":                   "places on the named instances; placement constraints do not apply (as in ECS)",
 	"ListTasks":                   "the daemonName filter matches nothing (no daemons)",
 	"RegisterContainerInstance":   "the instance identity document's signature is not checked; berth's agent registers through its own protocol",
+	"ExecuteCommand":              "the session is berth's own stream (`berth exec`, docs/exec.md), not SSM: the aws CLI's session-manager-plugin cannot attach; the command runs without a shell; enableExecuteCommand is not required",
 }
 
 // notYet explains unserved operations where there is more to say than "not yet".
 var notYet = map[string]string{
-	"ExecuteCommand":             "berth exec over the agent comes with the CLI; the SSM-based ECS Exec protocol is not planned",
 	"SubmitTaskStateChange":      "berth's agent reports over its own protocol (docs/agent-protocol.md)",
 	"SubmitContainerStateChange": "berth's agent reports over its own protocol (docs/agent-protocol.md)",
 	"DiscoverPollEndpoint":       "berth's agent polls the server's own endpoint",

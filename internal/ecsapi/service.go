@@ -34,6 +34,8 @@ type Config struct {
 	Cache *clusterstate.Cache
 	// TargetGroups, when set, checks the target groups services name.
 	TargetGroups TargetGroups
+	// Exec opens ExecuteCommand's sessions; nil refuses ExecuteCommand.
+	Exec ExecSessions
 }
 
 // TargetGroups tells whether a target group exists and is attached to a
@@ -61,12 +63,13 @@ type Service struct {
 	// placer keeps the scheduler's scratch memory between placements
 	// (guarded by mu).
 	placer scheduler.Placer
+	exec   ExecSessions
 }
 
 // New returns the ECS API over cfg.Store.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, region: cfg.Region, account: cfg.AccountID, now: cfg.Now, log: cfg.Logger,
-		taskDefRevs: map[string]int32{}, cache: cfg.Cache, tgs: cfg.TargetGroups}
+		taskDefRevs: map[string]int32{}, cache: cfg.Cache, tgs: cfg.TargetGroups, exec: cfg.Exec}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -86,6 +89,7 @@ func (s *Service) Ops() map[string]awsjson.Op {
 	s.addInstanceOps(m)
 	s.addTagOps(m)
 	s.addAttributeOps(m)
+	m["ExecuteCommand"] = awsjson.Handle(s.ExecuteCommand)
 	return m
 }
 

@@ -17,12 +17,14 @@ const (
 )
 
 var (
-	statusCodeRE  = regexp.MustCompile(`^[245]\d\d$`)
-	contentTypes  = []string{"text/plain", "text/css", "text/html", "application/javascript", "application/json"}
-	hostValueRE   = regexp.MustCompile(`^[A-Za-z0-9\-.*?]{1,128}$`)
-	pathValueRE   = regexp.MustCompile("^[A-Za-z0-9_\\-.$/~\"'@:+&()!,;=*?%]{1,128}$")
-	maxConditions = 5 // values across all conditions of a rule
+	statusCodeRE = regexp.MustCompile(`^[245]\d\d$`)
+	contentTypes = []string{"text/plain", "text/css", "text/html", "application/javascript", "application/json"}
+	hostValueRE  = regexp.MustCompile(`^[A-Za-z0-9\-.*?]{1,128}$`)
+	pathValueRE  = regexp.MustCompile("^[A-Za-z0-9_\\-.$/~\"'@:+&()!,;=*?%]{1,128}$")
 )
+
+// maxConditions bounds the values across all conditions of a rule.
+const maxConditions = 5
 
 // forwardTGs returns the target groups an action forwards to.
 func forwardTGs(a elbv2.Action) []string {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
@@ -66,17 +67,42 @@ func parseCertARN(arn, member string) (certRef, error) {
 
 // loadFile reads a certificate chain and key from disk.
 func (r certRef) loadFile() (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(r.cert)
+	certPEM, err := readPEM(r.cert)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	keyPEM := certPEM
 	if r.key != r.cert {
-		if keyPEM, err = os.ReadFile(r.key); err != nil {
+		if keyPEM, err = readPEM(r.key); err != nil {
 			return tls.Certificate{}, err
 		}
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// maxPEMBytes bounds a certificate or key file.
+const maxPEMBytes = 1 << 20
+
+// readPEM reads a regular file of at most maxPEMBytes: a path to a device
+// or a pipe must not hang the API or the data plane's sync.
+func readPEM(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxPEMBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPEMBytes)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxPEMBytes))
 }
 
 // checkCertificates validates an HTTPS listener's certificate list and

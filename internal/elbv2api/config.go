@@ -29,16 +29,12 @@ type Snapshot struct {
 	Certificates map[string][]tls.Certificate
 }
 
-// errNoHTTPS: the data plane built into this berth cannot serve HTTPS.
-var errNoHTTPS = errors.New("the data plane does not serve HTTPS listeners yet")
-
-// httpsListener turns l into an HTTPS listener serving certs. It is the
-// one place that knows how the data plane takes HTTPS; until lb has
-// ProtocolHTTPS and Listener.Certificates it refuses, and BuildConfig
-// leaves the listener out (reporting why).
-func httpsListener(l lb.Listener, certs []tls.Certificate) (lb.Listener, error) {
-	_ = certs
-	return l, errNoHTTPS
+// httpsListener turns l into an HTTPS listener serving certs (the first
+// is the default; the data plane picks among several by SNI).
+func httpsListener(l lb.Listener, certs []tls.Certificate) lb.Listener {
+	l.Protocol = lb.ProtocolHTTPS
+	l.Certificates = certs
+	return l
 }
 
 // BuildConfig translates the stored ELB resources into the data plane's
@@ -112,10 +108,7 @@ func BuildConfig(snap Snapshot) (cfg lb.Config, problems []error) {
 				problems = append(problems, fmt.Errorf("listener %s: no certificate loaded; left out", l.ListenerArn))
 				continue
 			}
-			if out, err = httpsListener(out, certs); err != nil {
-				problems = append(problems, fmt.Errorf("listener %s: %w; left out", l.ListenerArn, err))
-				continue
-			}
+			out = httpsListener(out, certs)
 		}
 		cfg.Listeners = append(cfg.Listeners, out)
 	}

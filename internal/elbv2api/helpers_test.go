@@ -153,14 +153,16 @@ func (e *env) createListener(t *testing.T, lbARN *string, port int32, actions []
 
 // fakeDP records the configs applied to it; err, when set, fails Apply.
 type fakeDP struct {
-	mu      sync.Mutex
-	applied []lb.Config
-	err     error
+	mu       sync.Mutex
+	applied  []lb.Config
+	err      error
+	attempts int
 }
 
 func (f *fakeDP) Apply(cfg lb.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attempts++
 	if f.err != nil {
 		return f.err
 	}

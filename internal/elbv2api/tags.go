@@ -38,7 +38,8 @@ func validateTags(tags []elbv2.Tag, member string) error {
 	return nil
 }
 
-// tagged is a resource's tags and how to write them back.
+// tagged is a resource's tags and how to write them back (write also
+// updates the world's record, so a later lookup sees the change).
 type tagged struct {
 	tags  []elbv2.Tag
 	write func(tags []elbv2.Tag) (store.Op, error)
@@ -59,7 +60,7 @@ func findTagged(w *world, arn, member string) (tagged, error) {
 			return tagged{}, errLBNotFound()
 		}
 		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; return put(r.key, &next, r.rev)() }}, nil
+		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
 	case "targetgroup":
 		if _, err := parseTGARN(arn); err != nil {
 			return tagged{}, err
@@ -69,7 +70,7 @@ func findTagged(w *world, arn, member string) (tagged, error) {
 			return tagged{}, errTGNotFound()
 		}
 		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; return put(r.key, &next, r.rev)() }}, nil
+		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
 	case "listener":
 		if _, err := parseListenerARN(arn); err != nil {
 			return tagged{}, err
@@ -79,7 +80,7 @@ func findTagged(w *world, arn, member string) (tagged, error) {
 			return tagged{}, errListenerNotFound()
 		}
 		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; return put(r.key, &next, r.rev)() }}, nil
+		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
 	case "listener-rule":
 		r, l, err := findRule(w, arn)
 		if err != nil {
@@ -89,11 +90,12 @@ func findTagged(w *world, arn, member string) (tagged, error) {
 			next := *l.v
 			return tagged{l.v.DefaultRuleTags, func(t []elbv2.Tag) (store.Op, error) {
 				next.DefaultRuleTags = t
+				*l.v = next
 				return put(l.key, &next, l.rev)()
 			}}, nil
 		}
 		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; return put(r.key, &next, r.rev)() }}, nil
+		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
 	}
 	return tagged{}, errValidation("%s: '%s' is not a valid load balancer, target group, listener or rule ARN", member, clip(arn))
 }
@@ -145,8 +147,10 @@ func (s *Service) changeTags(ctx context.Context, arns []string, change func([]e
 	if err != nil {
 		return errServer(err)
 	}
+	// A listener and its default rule share a record: later changes see
+	// earlier ones (write updates w), and the last op per key wins.
 	var ops []store.Op
-	keys := map[string]bool{}
+	at := map[string]int{}
 	for i, a := range dedupe(arns) {
 		t, err := findTagged(w, a, fmt.Sprintf("ResourceArns.member.%d", i+1))
 		if err != nil {
@@ -160,10 +164,11 @@ func (s *Service) changeTags(ctx context.Context, arns []string, change func([]e
 		if err != nil {
 			return errServer(err)
 		}
-		if keys[op.Key] {
-			return errValidation("ResourceArns: a listener and its default rule must be tagged in separate requests")
+		if i, ok := at[op.Key]; ok {
+			ops[i] = op
+			continue
 		}
-		keys[op.Key] = true
+		at[op.Key] = len(ops)
 		ops = append(ops, op)
 	}
 	if _, err := s.st.Txn(ctx, ops...); err != nil {

@@ -2,6 +2,7 @@ package elbv2api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/berth-io/berth/api/elbv2"
 	"github.com/berth-io/berth/internal/lb"
 	"github.com/berth-io/berth/internal/state"
+	"github.com/berth-io/berth/internal/store"
 )
 
 // Target is a registered target: berth's targets are IP addresses with a
@@ -86,8 +88,23 @@ func targetsOf(ds []elbv2.TargetDescription) ([]Target, error) {
 	return out, nil
 }
 
-// changeTargets registers (add) or deregisters targets.
+// maxConflictRetries bounds changeTargets' retries; each lost race means
+// another writer made progress.
+const maxConflictRetries = 100
+
+// changeTargets registers (add) or deregisters targets. A write that
+// loses a compare-and-swap to another writer of the store is retried.
 func (s *Service) changeTargets(ctx context.Context, tgARN string, targets []Target, add bool) error {
+	for try := 0; ; try++ {
+		err := s.changeTargetsOnce(ctx, tgARN, targets, add)
+		var conflict *store.ConflictError
+		if !errors.As(err, &conflict) || try == maxConflictRetries {
+			return err
+		}
+	}
+}
+
+func (s *Service) changeTargetsOnce(ctx context.Context, tgARN string, targets []Target, add bool) error {
 	if _, err := parseTGARN(tgARN); err != nil {
 		return err
 	}

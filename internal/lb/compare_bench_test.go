@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +27,8 @@ const (
 )
 
 // Load used for every proxy: the same wrk run against each, one at a time.
+const wrkSeconds = 5 // wrkLoad's -d
+
 var (
 	wrkLoad   = []string{"-t2", "-c64", "-d5s", "--latency"}
 	wrkWarmup = []string{"-t2", "-c64", "-d1s"}
@@ -47,32 +51,45 @@ func BenchmarkCompareProxies(b *testing.B) {
 	if _, err := os.Stat(wrkBin); err != nil {
 		b.Skipf("wrk not found at %s (apt-get install -y wrk): %v", wrkBin, err)
 	}
-	srv := backend(b, "hello, world\n")
-	target := hostPort(srv)
+	// The backend runs in a process of its own, as a task would: in the
+	// benchmark's process it would share berth's Go scheduler and heap but
+	// not HAProxy's or nginx's, which would load the comparison.
+	target, backendPgid, err := startBackendProcess(b)
+	if err != nil {
+		b.Fatalf("start backend: %v", err)
+	}
 
 	type entry struct {
 		name string
 		res  *wrkResult
+		cpu  time.Duration // CPU time per request of the proxy (the backend for direct)
 		note string
 	}
 	var rows []entry
-	measure := func(name, url string) *wrkResult {
+	cpuOf := map[string]time.Duration{}
+	// measure runs the load against url; cpu reads the CPU time used so
+	// far by whatever is measured. CPU per request is the figure least
+	// disturbed by other load on the machine.
+	measure := func(name, url string, cpu func() time.Duration) *wrkResult {
 		b.Helper()
 		if _, err := runWrk(b, url, wrkWarmup); err != nil {
 			rows = append(rows, entry{name: name, note: "warm-up failed: " + err.Error()})
 			return nil
 		}
+		before := cpu()
 		r, err := runWrk(b, url, wrkLoad)
 		if err != nil {
 			rows = append(rows, entry{name: name, note: err.Error()})
 			return nil
 		}
-		rows = append(rows, entry{name: name, res: r, note: r.errs})
+		perReq := time.Duration(float64(cpu()-before) / (r.rps * wrkSeconds))
+		rows = append(rows, entry{name: name, res: r, cpu: perReq, note: r.errs})
+		cpuOf[name] = perReq
 		return r
 	}
 
 	// (1) backend directly.
-	measure("direct", "http://"+target+"/")
+	measure("direct", "http://"+target+"/", func() time.Duration { return groupCPU(backendPgid) })
 
 	// (2) berth's LB, on the wall clock with fast health checks.
 	berthURL, err := startBerth(b, target)
@@ -80,7 +97,7 @@ func BenchmarkCompareProxies(b *testing.B) {
 	if err != nil {
 		rows = append(rows, entry{name: "berth", note: "not started: " + err.Error()})
 	} else {
-		berth = measure("berth", berthURL)
+		berth = measure("berth", berthURL, selfCPU) // the backend is another process
 	}
 
 	// (3) HAProxy.
@@ -88,31 +105,31 @@ func BenchmarkCompareProxies(b *testing.B) {
 	if _, err := os.Stat(haproxyBin); err != nil {
 		b.Logf("skipping HAProxy: %s absent (apt-get install -y haproxy)", haproxyBin)
 		rows = append(rows, entry{name: "haproxy", note: "skipped: binary absent (apt-get install -y haproxy)"})
-	} else if url, err := startHAProxy(b, target); err != nil {
+	} else if url, pgid, err := startHAProxy(b, target); err != nil {
 		rows = append(rows, entry{name: "haproxy", note: "not started: " + err.Error()})
 	} else {
-		haproxy = measure("haproxy", url)
+		haproxy = measure("haproxy", url, func() time.Duration { return groupCPU(pgid) })
 	}
 
 	// (4) nginx.
 	if _, err := os.Stat(nginxBin); err != nil {
 		b.Logf("skipping nginx: %s absent (apt-get install -y nginx-light)", nginxBin)
 		rows = append(rows, entry{name: "nginx", note: "skipped: binary absent (apt-get install -y nginx-light)"})
-	} else if url, err := startNginx(b, target); err != nil {
+	} else if url, pgid, err := startNginx(b, target); err != nil {
 		rows = append(rows, entry{name: "nginx", note: "not started: " + err.Error()})
 	} else {
-		measure("nginx", url)
+		measure("nginx", url, func() time.Duration { return groupCPU(pgid) })
 	}
 
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nwrk %s, one Go backend, each proxy measured alone (1 s warm-up first)\n", strings.Join(wrkLoad, " "))
-	fmt.Fprintf(&sb, "%-8s %12s %10s %10s  %s\n", "proxy", "requests/s", "p50", "p99", "notes")
+	fmt.Fprintf(&sb, "%-8s %12s %10s %10s %12s  %s\n", "proxy", "requests/s", "p50", "p99", "CPU/request", "notes")
 	for _, r := range rows {
 		if r.res == nil {
-			fmt.Fprintf(&sb, "%-8s %12s %10s %10s  %s\n", r.name, "-", "-", "-", strings.Join(strings.Fields(r.note), " "))
+			fmt.Fprintf(&sb, "%-8s %12s %10s %10s %12s  %s\n", r.name, "-", "-", "-", "-", strings.Join(strings.Fields(r.note), " "))
 			continue
 		}
-		fmt.Fprintf(&sb, "%-8s %12.0f %10s %10s  %s\n", r.name, r.res.rps, fmtDur(r.res.p50), fmtDur(r.res.p99), r.note)
+		fmt.Fprintf(&sb, "%-8s %12.0f %10s %10s %10.1fµs  %s\n", r.name, r.res.rps, fmtDur(r.res.p50), fmtDur(r.res.p99), float64(r.cpu.Nanoseconds())/1000, r.note)
 	}
 	if berth != nil {
 		b.ReportMetric(berth.rps, "berth-req/s")
@@ -124,12 +141,56 @@ func BenchmarkCompareProxies(b *testing.B) {
 		p99Ratio := float64(berth.p99) / float64(haproxy.p99)
 		fmt.Fprintf(&sb, "berth/haproxy req/s: %.2f (target >= 0.70: %s)\n", rpsRatio, met(rpsRatio >= 0.70))
 		fmt.Fprintf(&sb, "berth/haproxy p99:   %.2f (target <= 1.50: %s)\n", p99Ratio, met(p99Ratio <= 1.50))
+		if cpuOf["haproxy"] > 0 {
+			fmt.Fprintf(&sb, "berth/haproxy CPU per request: %.2f (not a target; the figure other load on the machine disturbs least)\n",
+				float64(cpuOf["berth"])/float64(cpuOf["haproxy"]))
+		}
 		b.ReportMetric(rpsRatio, "berth/haproxy-req/s")
 		b.ReportMetric(p99Ratio, "berth/haproxy-p99")
 	} else {
 		sb.WriteString("berth/haproxy ratios: not available (berth or HAProxy not measured)\n")
 	}
 	fmt.Print(sb.String())
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// groupCPU is the CPU time used by the live processes of process group
+// pgid (nginx's master and workers), from /proc.
+func groupCPU(pgid int) time.Duration {
+	tick := 10 * time.Millisecond // USER_HZ 100 on Linux
+	var total time.Duration
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After "pid (comm) ": state ppid pgrp session tty tpgid flags
+		// minflt cminflt majflt cmajflt utime stime.
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		total += time.Duration(u+st) * tick
+	}
+	return total
 }
 
 func met(ok bool) string {
@@ -141,6 +202,54 @@ func met(ok bool) string {
 
 func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}
+
+// benchBackendEnv, when set, makes TestBenchBackendProcess serve as the
+// benchmark's backend instead of skipping.
+const benchBackendEnv = "BERTH_LB_BENCH_BACKEND"
+
+// TestBenchBackendProcess is not a test: it is BenchmarkCompareProxies's
+// backend, run in a child process. It prints its address, then answers
+// "hello, world\n" until killed.
+func TestBenchBackendProcess(t *testing.T) {
+	if os.Getenv(benchBackendEnv) == "" {
+		t.Skip("the benchmark's backend process; runs only under BenchmarkCompareProxies")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String())
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "hello, world\n")
+	}))
+}
+
+// startBackendProcess runs TestBenchBackendProcess in a child process of
+// this test binary and returns its address and process group. Stopped at
+// cleanup.
+func startBackendProcess(b *testing.B) (string, int, error) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchBackendProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), benchBackendEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", 0, err
+	}
+	exited, err := startChild(b, cmd, filepath.Join(b.TempDir(), "backend.err"), stdout)
+	if err != nil {
+		return "", 0, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return "", 0, fmt.Errorf("read backend address: %w", err)
+	}
+	addr := strings.TrimSpace(line)
+	if err := waitHTTP("http://"+addr+"/", exited); err != nil {
+		return "", 0, err
+	}
+	return addr, cmd.Process.Pid, nil
 }
 
 // startBerth runs an LB forwarding a fresh listener to target, waits until
@@ -195,8 +304,8 @@ func startBerth(b *testing.B, target string) (string, error) {
 }
 
 // startHAProxy runs HAProxy in the foreground with a config forwarding a
-// free port to target, and returns its URL. Stopped at cleanup.
-func startHAProxy(b *testing.B, target string) (string, error) {
+// free port to target, and returns its URL and process group. Stopped at cleanup.
+func startHAProxy(b *testing.B, target string) (string, int, error) {
 	b.Helper()
 	dir := b.TempDir()
 	port := freePort(b)
@@ -222,25 +331,25 @@ backend be
 `, port, target)
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	cmd := exec.Command(haproxyBin, "-f", path, "-db")
-	exited, err := startChild(b, cmd, filepath.Join(dir, "haproxy.out"))
+	exited, err := startChild(b, cmd, filepath.Join(dir, "haproxy.out"), nil)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	url := lbURL(port, "/")
 	if err := waitHTTP(url, exited); err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, "haproxy.out"))
-		return "", fmt.Errorf("%v; output: %s", err, bytes.TrimSpace(out))
+		return "", 0, fmt.Errorf("%v; output: %s", err, bytes.TrimSpace(out))
 	}
-	return url, nil
+	return url, cmd.Process.Pid, nil
 }
 
 // startNginx runs nginx (master + 2 workers, not daemonized) from a temp
 // prefix, proxying a free port to target, and returns its URL. Stopped at
 // cleanup.
-func startNginx(b *testing.B, target string) (string, error) {
+func startNginx(b *testing.B, target string) (string, int, error) {
 	b.Helper()
 	dir := b.TempDir()
 	port := freePort(b)
@@ -279,32 +388,35 @@ http {
 `, dir, port, target)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	cmd := exec.Command(nginxBin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log"))
-	exited, err := startChild(b, cmd, filepath.Join(dir, "nginx.out"))
+	exited, err := startChild(b, cmd, filepath.Join(dir, "nginx.out"), nil)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	url := lbURL(port, "/")
 	if err := waitHTTP(url, exited); err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, "nginx.out"))
 		logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return "", fmt.Errorf("%v; output: %s %s", err, bytes.TrimSpace(out), bytes.TrimSpace(logs))
+		return "", 0, fmt.Errorf("%v; output: %s %s", err, bytes.TrimSpace(out), bytes.TrimSpace(logs))
 	}
-	return url, nil
+	return url, cmd.Process.Pid, nil
 }
 
-// startChild starts cmd in its own process group with output to outPath,
-// and registers a cleanup that stops it: SIGTERM to the group, then SIGKILL
-// to the group after 5 s. The returned channel is closed when it exits.
-func startChild(b *testing.B, cmd *exec.Cmd, outPath string) (<-chan struct{}, error) {
+// startChild starts cmd in its own process group with output to outPath
+// (stderr only if stdout is a pipe the caller reads), and registers a
+// cleanup that stops it: SIGTERM to the group, then SIGKILL to the group
+// after 5 s. The returned channel is closed when it exits.
+func startChild(b *testing.B, cmd *exec.Cmd, outPath string, stdout io.Reader) (<-chan struct{}, error) {
 	b.Helper()
 	out, err := os.Create(outPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout = out
+	if stdout == nil {
+		cmd.Stdout = out
+	}
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -16,9 +16,24 @@
 //	           group.pick: round_robin | least_outstanding_requests
 //	              │  over routable targets (healthy, else unhealthy: fail open)
 //	              ▼
-//	           retryTransport ──► pooled http.Transport ──► target ip:port
+//	           forward ──► the target's pool of keep-alive connections ──► ip:port
 //	              └─ refused/reset before any response byte, replayable body:
-//	                 try another target
+//	                 try another target (a stale pooled connection: the next one)
+//
+// The HTTP/1.1 path is the proxy's own (h1.go, server.go, proxy.go), not
+// net/http's server and ReverseProxy: one goroutine per client connection
+// reads a request head into a reused buffer, parses it without allocating
+// per field, writes the rewritten head (hop-by-hop fields dropped,
+// X-Forwarded-For/Proto/Port set) and body to a pooled upstream connection,
+// and streams the response back, re-stating its framing (Content-Length,
+// chunked, or close-delimited; chunked is de-chunked for HTTP/1.0 clients).
+// Requests are served one at a time per connection, so pipelining is safe.
+// Bodies up to 64 KiB with a Content-Length are buffered so a retry can
+// replay them; larger and chunked ones stream on a fresh connection.
+// Expect: 100-continue is answered by the proxy itself when it is about to
+// read the body. 101 Switching Protocols turns the exchange into a tunnel.
+// Malformed requests get 400, oversized heads 431, unsupported transfer
+// codings 501; upstream failures 502 (504 on timeouts).
 //
 // Apply follows house rule 16: it binds new listeners and builds the new
 // route tables first, swaps them in with one atomic store, and only then

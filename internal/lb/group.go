@@ -55,6 +55,7 @@ type target struct {
 	draining atomic.Bool
 	ctx      context.Context // cancelled when draining ends
 	cancel   context.CancelFunc
+	pool     connPool // idle keep-alive connections to it
 	// slowFrom and slowUntil (unix ns) bound the target's slow-start ramp;
 	// slowUntil is 0 outside slow start.
 	slowFrom, slowUntil atomic.Int64
@@ -257,6 +258,7 @@ func (g *group) forgetLocked(t *target) {
 		t.stopDrain()
 	}
 	t.cancel()
+	t.pool.close()
 	if g.targets[t.addr] == t {
 		delete(g.targets, t.addr)
 	}

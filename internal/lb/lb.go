@@ -2,7 +2,6 @@ package lb
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,11 +30,10 @@ type Options struct {
 // LB is the data plane: listeners, route tables, target groups and their
 // health checks.
 type LB struct {
-	log       *slog.Logger
-	clock     Clock
-	transport *http.Transport
-	hcClient  *http.Client
-	handler   http.Handler // the reverse proxy
+	log        *slog.Logger
+	clock      Clock
+	maxRetries int
+	hcClient   *http.Client
 
 	// table is the current route tables, one per listener address. Swapped
 	// whole by Apply; read lock-free by every request.
@@ -54,47 +52,6 @@ type table struct {
 	routes map[string]*routes
 }
 
-// listener is one bound socket and its server.
-type listener struct {
-	addr string
-	ln   net.Listener
-	srv  *http.Server
-	// certs is nil for HTTP; for HTTPS, read at every handshake so Apply
-	// can change certificates (or the protocol) without a new socket.
-	certs     atomic.Pointer[certSet]
-	tlsConfig *tls.Config
-}
-
-func newListener(addr string, ln net.Listener) *listener {
-	ls := &listener{addr: addr, ln: ln}
-	ls.tlsConfig = &tls.Config{
-		NextProtos: []string{"http/1.1"},
-		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			cs := ls.certs.Load()
-			if cs == nil {
-				return nil, errors.New("listener has no certificate")
-			}
-			return cs.pick(hello.ServerName), nil
-		},
-	}
-	return ls
-}
-
-// Accept returns the next connection, wrapped in TLS on an HTTPS listener.
-func (ls *listener) Accept() (net.Conn, error) {
-	c, err := ls.ln.Accept()
-	if err != nil {
-		return nil, err
-	}
-	if ls.certs.Load() != nil {
-		return tls.Server(c, ls.tlsConfig), nil
-	}
-	return c, nil
-}
-
-func (ls *listener) Close() error   { return ls.ln.Close() }
-func (ls *listener) Addr() net.Addr { return ls.ln.Addr() }
-
 // New returns an LB with no listeners; call Apply to configure it and Run
 // to start health checks.
 func New(opts Options) *LB {
@@ -107,11 +64,10 @@ func New(opts Options) *LB {
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 2
 	}
-	tr := newTransport()
 	l := &LB{
-		log:       opts.Logger.With("component", "lb"),
-		clock:     opts.Clock,
-		transport: tr,
+		log:        opts.Logger.With("component", "lb"),
+		clock:      opts.Clock,
+		maxRetries: max(opts.MaxRetries, 0),
 		hcClient: &http.Client{
 			Transport: &http.Transport{DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -122,7 +78,6 @@ func New(opts Options) *LB {
 		listeners: map[string]*listener{},
 		groups:    map[string]*group{},
 	}
-	l.handler = newProxy(&retryTransport{next: tr, maxRetries: max(opts.MaxRetries, 0)})
 	l.table.Store(&table{routes: map[string]*routes{}})
 	return l
 }
@@ -225,60 +180,31 @@ func (l *LB) Apply(cfg Config) error {
 }
 
 func (l *LB) serveLocked(ls *listener) {
-	addr := ls.addr
-	ls.srv = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serve(addr, w, r) }),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	l.listeners[addr] = ls
+	l.listeners[ls.addr] = ls
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		if err := ls.srv.Serve(ls); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			l.log.Error("listener stopped", "addr", addr, "err", err)
-		}
+		l.acceptLoop(ls)
 	}()
-	l.log.Info("listener started", "addr", addr)
+	l.log.Info("listener started", "addr", ls.addr)
 }
 
 // shutdown stops ls gracefully in the background: it takes no new
-// connections, and open ones get 30 s to finish.
+// connections, idle ones are closed, and busy ones get shutdownGrace to
+// finish their request.
 func (l *LB) shutdown(ls *listener) {
+	ls.closing.Store(true)
+	ls.ln.Close()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := ls.srv.Shutdown(ctx); err != nil {
-			ls.srv.Close()
+		deadline := time.Now().Add(shutdownGrace)
+		for ls.closeConns(false) > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
 		}
+		ls.closeConns(true)
 		l.log.Info("listener stopped", "addr", ls.addr)
 	}()
-}
-
-// serve routes one request that arrived on the listener at addr.
-func (l *LB) serve(addr string, w http.ResponseWriter, r *http.Request) {
-	rt := l.table.Load().routes[addr]
-	if rt == nil { // listener being removed
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	act := rt.match(r.Host, r.URL.Path)
-	if f := act.fixed; f != nil {
-		if f.ContentType != "" {
-			w.Header().Set("Content-Type", f.ContentType)
-		}
-		w.WriteHeader(f.StatusCode)
-		_, _ = w.Write([]byte(f.Body))
-		return
-	}
-	g := act.pick()
-	if g == nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	l.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, g)))
 }
 
 // Addrs returns the addresses of the bound listeners.
@@ -369,7 +295,9 @@ func (l *LB) Close() error {
 	l.closed = true
 	var errs []error
 	for addr, ls := range l.listeners {
-		errs = append(errs, ls.srv.Close())
+		ls.closing.Store(true)
+		errs = append(errs, ls.ln.Close())
+		ls.closeConns(true)
 		delete(l.listeners, addr)
 	}
 	for _, g := range l.groups {
@@ -379,11 +307,11 @@ func (l *LB) Close() error {
 				t.stopDrain()
 			}
 			t.cancel()
+			t.pool.close()
 		}
 		g.mu.Unlock()
 	}
 	l.mu.Unlock()
 	l.wg.Wait()
-	l.transport.CloseIdleConnections()
 	return errors.Join(errs...)
 }

@@ -189,8 +189,21 @@ type ExecRequest struct {
 	// output and Stderr is unused.
 	TTY bool
 	// Stdin, Stdout and Stderr are the command's streams; nil discards
-	// the output, or gives an empty input.
+	// the output, or gives an empty input. Exec does not wait for Stdin
+	// to end: once the command has exited, a Read still blocked on Stdin
+	// is left to the caller (close it to end it). With TTY, the end of
+	// Stdin is typed as ^D (end of input for a line-reading command).
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Resize, with TTY, delivers terminal sizes to apply, in order; the
+	// runtime reads it until Exec returns (it never closes it). Without
+	// a size the terminal is the runtime's default (Docker: 24x80 or so,
+	// process: 0x0). Without TTY it is ignored.
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Rows, Cols uint16
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-io/berth/api/ecs"
+	"github.com/berth-io/berth/api/exec"
 	"github.com/berth-io/berth/api/logs"
 	"github.com/berth-io/berth/internal/agentapi"
 	"github.com/berth-io/berth/internal/apiserver"
@@ -25,6 +26,7 @@ import (
 	"github.com/berth-io/berth/internal/controller"
 	"github.com/berth-io/berth/internal/ecsapi"
 	"github.com/berth-io/berth/internal/elbv2api"
+	"github.com/berth-io/berth/internal/execbroker"
 	"github.com/berth-io/berth/internal/lb"
 	"github.com/berth-io/berth/internal/logsapi"
 	"github.com/berth-io/berth/internal/logstore"
@@ -165,6 +167,8 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("cluster index stopped; reads fall back to the store", "err", err)
 		}
 	}()
+	execSessions := execbroker.New(execbroker.Config{Logger: log})
+	defer execSessions.Close()
 	// The load balancer's data plane runs in this process; the ELBv2 API
 	// configures it.
 	dataPlane := lb.New(lb.Options{Logger: log.With("component", "lb")})
@@ -172,7 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 	elbSvc := elbv2api.New(elbv2api.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID,
 		BindAddress: cfg.LBBindAddress, Health: dataPlane, Logger: log})
 	ecsSvc := ecsapi.New(ecsapi.Config{Store: st, Region: cfg.Region, AccountID: cfg.AccountID, Logger: log.With("component", "ecs"), Cache: index,
-		TargetGroups: targetGroupChecker{elbSvc}})
+		TargetGroups: targetGroupChecker{elbSvc}, Exec: execSessions})
 	edgeCfg := apiserver.Config{
 		NoAuth: cfg.InsecureNoAuth,
 		JSON: []*awsjson.Service{
@@ -207,6 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Records:          ecsSvc,
 		Store:            st,
 		Logs:             logSink{logSt},
+		Exec:             execSessions,
 		HeartbeatTimeout: cfg.HeartbeatTimeout,
 		Logger:           log,
 	})
@@ -218,7 +223,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/agent/", agents)
-	mux.Handle("/", edge)
+	mux.Handle(exec.SessionPath, execSessions)
+	mux.Handle("/", execbroker.WithRequestBase(edge))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -176,6 +176,34 @@ func testAWSCLI(t *testing.T, cli awsCLI) {
 		t.Errorf("delete-service: status = %v, want DRAINING or INACTIVE", got)
 	}
 
+	// ELBv2 (AWS Query protocol, XML) through the same endpoint: a load
+	// balancer, a target group, a listener that serves, a target's health.
+	lbOut := runJSON("elbv2", "create-load-balancer", "--name", "cli-lb", "--scheme", "internal")
+	lbArn, _ := dig(lbOut, "LoadBalancers", 0, "LoadBalancerArn").(string)
+	if !strings.HasPrefix(lbArn, "arn:aws:elasticloadbalancing:"+testRegion+":") {
+		t.Fatalf("create-load-balancer: LoadBalancerArn = %q", lbArn)
+	}
+	tgOut := runJSON("elbv2", "create-target-group", "--name", "cli-tg", "--protocol", "HTTP", "--port", "80",
+		"--target-type", "ip", "--health-check-path", "/health")
+	tgArn, _ := dig(tgOut, "TargetGroups", 0, "TargetGroupArn").(string)
+	port := freePort(t)
+	lis := runJSON("elbv2", "create-listener", "--load-balancer-arn", lbArn, "--protocol", "HTTP", "--port", fmt.Sprint(port),
+		"--default-actions", "Type=fixed-response,FixedResponseConfig={StatusCode=200,ContentType=text/plain,MessageBody=hi}")
+	if got := dig(lis, "Listeners", 0, "Port"); got != float64(port) {
+		t.Errorf("create-listener: Port = %v, want %d", got, port)
+	}
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "hi") // fixed-response bodies come as given
+	runJSON("elbv2", "register-targets", "--target-group-arn", tgArn, "--targets", "Id=127.0.0.1,Port=1")
+	th := runJSON("elbv2", "describe-target-health", "--target-group-arn", tgArn)
+	if got := dig(th, "TargetHealthDescriptions", 0, "Target", "Id"); got != "127.0.0.1" {
+		t.Errorf("describe-target-health: Target.Id = %v, want 127.0.0.1", got)
+	}
+	if code, _, stderr := run("elbv2", "describe-target-groups", "--names", "ghost"); code == 0 || !strings.Contains(stderr, "TargetGroupNotFound") {
+		t.Errorf("describe-target-groups ghost: exit %d, stderr %q; want a failure naming TargetGroupNotFound", code, stderr)
+	}
+	runJSON("elbv2", "delete-listener", "--listener-arn", dig(lis, "Listeners", 0, "ListenerArn").(string))
+	runJSON("elbv2", "delete-load-balancer", "--load-balancer-arn", lbArn)
+
 	// Errors reach the user as the CLI prints them: exit 254 (v2) / 255 (v1)
 	// and the exception name.
 	code, _, stderr := run("ecs", "describe-task-definition", "--task-definition", "ghost")

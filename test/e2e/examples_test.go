@@ -15,7 +15,7 @@ import (
 // people copy stay valid.
 func TestExamplesAreValid(t *testing.T) {
 	p := startServer(t, serverOptions{})
-	if _, err := p.ecs.CreateCluster(ctxT(t), &ecs.CreateClusterInput{ClusterName: aws.String("demo")}); err != nil {
+	if _, err := p.ecs.CreateCluster(ctxT(t), &ecs.CreateClusterInput{ClusterName: aws.String("default")}); err != nil {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob("../../examples/*/*.json")

@@ -319,16 +319,36 @@ func (r *Runtime) Exec(ctx context.Context, id string, req runtime.ExecRequest) 
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", id, notFound(id, err))
 	}
-	att, err := r.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: req.TTY})
+	attach := client.ExecAttachOptions{TTY: req.TTY}
+	if req.TTY {
+		// A size ready before the start is the initial one (engines
+		// before API 1.42 ignore it: the resize loop below applies it).
+		select {
+		case sz := <-req.Resize:
+			attach.ConsoleSize = client.ConsoleSize{Height: uint(sz.Rows), Width: uint(sz.Cols)}
+		default:
+		}
+	}
+	att, err := r.cli.ExecAttach(ctx, created.ID, attach)
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: attach: %w", id, err)
 	}
 	defer att.Close()
+	if req.TTY {
+		done := make(chan struct{})
+		defer close(done)
+		go r.execResizeLoop(ctx, created.ID, attach.ConsoleSize, req.Resize, done)
+	}
 	stop := context.AfterFunc(ctx, att.Close)
 	defer stop()
 	if req.Stdin != nil {
 		go func() {
-			_, _ = io.Copy(att.Conn, req.Stdin)
+			_, err := io.Copy(att.Conn, req.Stdin)
+			if err == nil && req.TTY {
+				// A terminal cannot be half-closed: the end of stdin
+				// is typed as ^D, as the process runtime does.
+				_, _ = att.Conn.Write([]byte{4})
+			}
 			_ = att.CloseWrite()
 		}()
 	}
@@ -345,6 +365,27 @@ func (r *Runtime) Exec(ctx context.Context, id string, req runtime.ExecRequest) 
 		return 0, fmt.Errorf("exec in container %s: output: %w", id, err)
 	}
 	return r.execExitCode(ctx, id, created.ID)
+}
+
+// execResizeLoop applies the initial size, if any, and then every size
+// from resize until done.
+func (r *Runtime) execResizeLoop(ctx context.Context, execID string, initial client.ConsoleSize, resize <-chan runtime.TermSize, done <-chan struct{}) {
+	apply := func(sz client.ConsoleSize) {
+		if _, err := r.cli.ExecResize(ctx, execID, client.ExecResizeOptions{Height: sz.Height, Width: sz.Width}); err != nil {
+			r.log.Debug("exec resize", "exec", execID, "err", err)
+		}
+	}
+	if initial != (client.ConsoleSize{}) {
+		apply(initial)
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case sz := <-resize:
+			apply(client.ConsoleSize{Height: uint(sz.Rows), Width: uint(sz.Cols)})
+		}
+	}
 }
 
 // execExitCode waits for the engine to record the exec's end: its output

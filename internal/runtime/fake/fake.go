@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-io/berth/internal/runtime"
@@ -101,8 +102,25 @@ type Proc struct {
 	// Signals delivers the names of signals sent to the container
 	// ("SIGTERM"); SIGKILL is not delivered, it cancels ctx.
 	Signals <-chan string
+	// Stdin and Stderr are an Exec's other streams (Stdin nil reads
+	// nothing, Stderr is never nil); TTY says the Exec asked for a
+	// terminal. Programs and health checks get neither.
+	Stdin  io.Reader
+	Stderr io.Writer
+	TTY    bool
+
+	size atomic.Pointer[runtime.TermSize] // the Exec's latest terminal size
 
 	listeners map[uint16]net.Listener // by host port
+}
+
+// TermSize returns the Exec's terminal size: the latest one its Resize
+// delivered, zero before any.
+func (p *Proc) TermSize() runtime.TermSize {
+	if sz := p.size.Load(); sz != nil {
+		return *sz
+	}
+	return runtime.TermSize{}
 }
 
 // Getenv returns p.Env[key].
@@ -585,6 +603,29 @@ func (f *Fake) Exec(ctx context.Context, id string, req runtime.ExecRequest) (in
 	}
 	p := f.procLocked(c, stdout)
 	f.mu.Unlock()
+	p.Stdin, p.Stderr, p.TTY = req.Stdin, req.Stderr, req.TTY
+	if p.Stderr == nil || req.TTY {
+		p.Stderr = stdout // a terminal has one output
+	}
+	if req.TTY {
+		select {
+		case sz := <-req.Resize:
+			p.size.Store(&sz)
+		default:
+		}
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case sz := <-req.Resize:
+					p.size.Store(&sz)
+				}
+			}
+		}()
+	}
 	if exec == nil {
 		return 0, nil
 	}

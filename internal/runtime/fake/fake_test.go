@@ -55,6 +55,15 @@ func testAppSystem(p *fake.Proc) testapp.System {
 			}
 			return 0, 0, errors.New("no nofile ulimit")
 		},
+		Stdin:  p.Stdin,
+		Stderr: p.Stderr,
+		Terminal: func() (string, int, int, error) {
+			if !p.TTY {
+				return "", 0, 0, errors.New("not a terminal")
+			}
+			sz := p.TermSize()
+			return "/dev/pts/fake", int(sz.Rows), int(sz.Cols), nil
+		},
 	}
 }
 

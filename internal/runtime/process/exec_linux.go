@@ -93,9 +93,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, req runtime.ExecRequest) 
 	}
 	var code int
 	if req.TTY {
-		code, err = runTTY(ctx, req.Cmd, env, dir, user, req.Stdin, req.Stdout)
+		code, err = runTTY(ctx, req.Cmd, env, dir, user, req.Stdin, req.Stdout, req.Resize)
 	} else {
-		code, err = runCommand(ctx, req.Cmd, env, dir, user, req.Stdin, req.Stdout, req.Stderr)
+		code, err = runExec(ctx, req.Cmd, env, dir, user, req.Stdin, req.Stdout, req.Stderr)
 	}
 	if err != nil {
 		return code, fmt.Errorf("exec in container %s: %w", id, err)
@@ -136,6 +136,27 @@ func runCommand(ctx context.Context, args []string, env map[string]string, dir, 
 		return exitCode(cmd.ProcessState), nil
 	}
 	return 0, err
+}
+
+// runExec is runCommand for Exec: stdin goes through a pipe the command
+// reads, so its exit is not held up by a Read blocked on stdin (an
+// interactive client's input may never end).
+func runExec(ctx context.Context, args []string, env map[string]string, dir, userSpec string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	if stdin == nil {
+		return runCommand(ctx, args, env, dir, userSpec, nil, stdout, stderr)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer pw.Close() // a copy still running fails at its next write
+	go func() {
+		_, _ = io.Copy(pw, stdin)
+		pw.Close()
+	}()
+	code, err := runCommand(ctx, args, env, dir, userSpec, pr, stdout, stderr)
+	pr.Close()
+	return code, err
 }
 
 // lookupUser resolves "user", "uid", "user:group" or "uid:gid" to process

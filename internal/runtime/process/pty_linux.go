@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-io/berth/internal/runtime"
 )
 
 // openPTY opens a pseudo-terminal pair: the controlling side for the
@@ -38,9 +40,23 @@ func openPTY() (ptmx, tty *os.File, err error) {
 	return ptmx, tty, nil
 }
 
+// setSize sets the terminal's size; the kernel signals SIGWINCH to its
+// foreground process group.
+func setSize(ptmx *os.File, sz runtime.TermSize) {
+	rc, err := ptmx.SyscallConn() // not Fd(): it would make reads blocking
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Rows, Col: sz.Cols})
+	})
+}
+
 // runTTY runs args on a new terminal, in a session of its own, copying
 // stdin to the terminal and the terminal's output to stdout.
-func runTTY(ctx context.Context, args []string, env map[string]string, dir, userSpec string, stdin io.Reader, stdout io.Writer) (int, error) {
+// Sizes from resize are applied to the terminal as they come; one ready
+// before the start is the terminal's initial size.
+func runTTY(ctx context.Context, args []string, env map[string]string, dir, userSpec string, stdin io.Reader, stdout io.Writer, resize <-chan runtime.TermSize) (int, error) {
 	cmd, err := command(ctx, args, env, dir, userSpec)
 	if err != nil {
 		return 0, err
@@ -50,6 +66,23 @@ func runTTY(ctx context.Context, args []string, env map[string]string, dir, user
 		return 0, err
 	}
 	defer ptmx.Close()
+	select {
+	case sz := <-resize:
+		setSize(ptmx, sz)
+	default:
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sz := <-resize:
+				setSize(ptmx, sz)
+			}
+		}
+	}()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr.Setpgid = false
 	cmd.SysProcAttr.Setsid = true
@@ -62,7 +95,13 @@ func runTTY(ctx context.Context, args []string, env map[string]string, dir, user
 		return 0, err
 	}
 	if stdin != nil {
-		go func() { _, _ = io.Copy(ptmx, stdin) }()
+		go func() {
+			// A terminal cannot be half-closed: the end of stdin is
+			// typed as ^D, which ends input in canonical mode.
+			if _, err := io.Copy(ptmx, stdin); err == nil {
+				_, _ = ptmx.Write([]byte{4})
+			}
+		}()
 	}
 	if stdout == nil {
 		stdout = io.Discard

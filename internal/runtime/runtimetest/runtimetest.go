@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, images Ima
 		{"NameInUse", s.testNameInUse},
 		{"LogsFollow", s.testLogsFollow},
 		{"Exec", s.testExec},
+		{"ExecStreams", s.testExecStreams},
+		{"ExecTTY", s.testExecTTY},
 		{"Remove", s.testRemove},
 		{"NotFound", s.testNotFound},
 		{"PullFailure", s.testPullFailure},
@@ -584,6 +587,119 @@ func (s *suite) testExec(t *testing.T, r runtime.Runtime) {
 	if !errors.Is(err, runtime.ErrNotRunning) {
 		t.Errorf("Exec in an exited container: err = %v, want ErrNotRunning", err)
 	}
+}
+
+// testExecStreams: output on stdout and stderr apart, stdin in, and a
+// command whose stdin never ends still returns when it exits.
+func (s *suite) testExecStreams(t *testing.T, r runtime.Runtime) {
+	id := s.run(t, r, s.serveSpec())
+	waitLogs(t, r, id, "listening on")
+	app := s.images.TestAppPath
+
+	var stdout, stderr strings.Builder
+	code, err := r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "echo", "hi"}, Stdout: &stdout, Stderr: &stderr})
+	if err != nil || code != 0 || stdout.String() != "hi\n" || stderr.String() != "" {
+		t.Errorf("Exec(echo hi) = %d, %v, stdout %q, stderr %q; want 0, nil, \"hi\\n\", \"\"", code, err, stdout.String(), stderr.String())
+	}
+
+	stdout.Reset()
+	code, err = r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "stderr", "oops"}, Stdout: &stdout, Stderr: &stderr})
+	if err != nil || code != 0 || stdout.String() != "" || stderr.String() != "oops\n" {
+		t.Errorf("Exec(stderr oops) = %d, %v, stdout %q, stderr %q; want 0, nil, \"\", \"oops\\n\"", code, err, stdout.String(), stderr.String())
+	}
+
+	stdout.Reset()
+	in := "line 1\nline 2\n"
+	code, err = r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "cat"}, Stdin: strings.NewReader(in), Stdout: &stdout})
+	if err != nil || code != 0 || stdout.String() != in {
+		t.Errorf("Exec(cat) = %d, %v, stdout %q; want 0, nil, %q", code, err, stdout.String(), in)
+	}
+
+	pr, pw := io.Pipe() // never written: an interactive user who typed nothing
+	defer pw.Close()
+	start := time.Now()
+	code, err = r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "exit", "5"}, Stdin: pr})
+	if err != nil || code != 5 {
+		t.Errorf("Exec(exit 5) with open stdin = %d, %v; want 5, nil", code, err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("Exec(exit 5) with open stdin took %v; want it to return when the command exits", d)
+	}
+}
+
+// testExecTTY: with TTY the command runs on a terminal that takes the
+// sizes Resize delivers; without, on none.
+func (s *suite) testExecTTY(t *testing.T, r runtime.Runtime) {
+	id := s.run(t, r, s.serveSpec())
+	waitLogs(t, r, id, "listening on")
+	app := s.images.TestAppPath
+
+	var out strings.Builder
+	code, err := r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "tty"}, Stdout: &out})
+	if err != nil || code != 1 || out.String() != "not a tty\n" {
+		t.Errorf("Exec(tty) without TTY = %d, %v, %q; want 1, nil, \"not a tty\\n\"", code, err, out.String())
+	}
+
+	out.Reset()
+	code, err = r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "tty"}, TTY: true, Stdout: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "/dev/pts/") {
+		t.Errorf("Exec(tty) with TTY = %d, %v, %q; want 0, nil, a /dev/pts/ name", code, err, out.String())
+	}
+
+	// size prints the terminal's size for every line it reads: type
+	// lines until it shows the size sent, then resize and again.
+	resize := make(chan runtime.TermSize, 1)
+	resize <- runtime.TermSize{Rows: 30, Cols: 100}
+	pr, pw := io.Pipe()
+	var got lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Exec(t.Context(), id, runtime.ExecRequest{Cmd: []string{app, "size"}, TTY: true, Stdin: pr, Stdout: &got, Resize: resize})
+		done <- err
+	}()
+	for _, want := range []runtime.TermSize{{Rows: 30, Cols: 100}, {Rows: 40, Cols: 120}} {
+		if want.Rows == 40 {
+			resize <- want
+		}
+		line := fmt.Sprintf("size %dx%d", want.Rows, want.Cols)
+		deadline := time.Now().Add(waitTimeout)
+		for !strings.Contains(got.String(), line) {
+			if time.Now().After(deadline) {
+				t.Fatalf("terminal output %q never showed %q", got.String(), line)
+			}
+			if _, err := pw.Write([]byte("\n")); err != nil {
+				t.Fatalf("write stdin: %v (output %q)", err, got.String())
+			}
+			time.Sleep(pollInterval)
+		}
+	}
+	pw.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Exec(size): %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("Exec(size) did not return after its stdin closed")
+	}
+}
+
+// lockedBuffer is a strings.Builder safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func (s *suite) testRemove(t *testing.T, r runtime.Runtime) {

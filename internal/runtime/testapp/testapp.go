@@ -15,9 +15,19 @@
 //	echo ARGS...             print the arguments, space separated
 //	print-env NAME...        print NAME=value for each name
 //	nofile                   print "nofile soft=S hard=H" (RLIMIT_NOFILE)
+//	stderr ARGS...           print the arguments to stderr
+//	cat                      copy stdin to stdout
+//	tty                      print stdin's terminal ("/dev/pts/3"), or
+//	                         "not a tty" and exit 1
+//	size                     for every line of stdin, print the terminal's
+//	                         size as "size ROWSxCOLS"
+//	repl [-c LINE]           a tiny shell for exec tests: run each line of
+//	                         stdin (or LINE) as subcommands separated by
+//	                         ";" (`tty; exit 3`); `exit N` ends it with N
 package testapp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,13 +50,20 @@ type System struct {
 	Listen  func(network, address string) (net.Listener, error)
 	// Nofile reports the RLIMIT_NOFILE limits.
 	Nofile func() (soft, hard uint64, err error)
+	// Stdin and Stderr are the program's other streams; nil reads
+	// nothing and discards.
+	Stdin  io.Reader
+	Stderr io.Writer
+	// Terminal names stdin's terminal and its size; an error when stdin
+	// is not one. Nil means never a terminal.
+	Terminal func() (name string, rows, cols int, err error)
 }
 
 // Main runs the subcommand in args[0] and returns the exit code. A done ctx
 // means the program was killed; Main then returns 137.
 func Main(ctx context.Context, args []string, sys System) int {
 	if len(args) == 0 {
-		fmt.Fprintln(sys.Stdout, "usage: testapp serve|health|exit|echo|print-env|nofile [args]")
+		fmt.Fprintln(sys.Stdout, "usage: testapp serve|health|exit|echo|print-env|nofile|stderr|cat|tty|size|repl [args]")
 		return 2
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
@@ -82,10 +99,89 @@ func Main(ctx context.Context, args []string, sys System) int {
 		}
 		fmt.Fprintf(sys.Stdout, "nofile soft=%d hard=%d\n", soft, hard)
 		return 0
+	case "stderr":
+		if sys.Stderr != nil {
+			fmt.Fprintln(sys.Stderr, strings.Join(rest, " "))
+		}
+		return 0
+	case "cat":
+		if sys.Stdin != nil {
+			if _, err := io.Copy(sys.Stdout, sys.Stdin); err != nil {
+				fmt.Fprintf(sys.Stdout, "cat: %v\n", err)
+				return 1
+			}
+		}
+		return 0
+	case "tty":
+		name, _, _, err := terminal(sys)
+		if err != nil {
+			fmt.Fprintln(sys.Stdout, "not a tty")
+			return 1
+		}
+		fmt.Fprintln(sys.Stdout, name)
+		return 0
+	case "size":
+		return eachLine(sys, func(string) int {
+			if _, rows, cols, err := terminal(sys); err != nil {
+				fmt.Fprintln(sys.Stdout, "not a tty")
+			} else {
+				fmt.Fprintf(sys.Stdout, "size %dx%d\n", rows, cols)
+			}
+			return -1
+		})
+	case "repl":
+		if len(rest) == 2 && rest[0] == "-c" {
+			if code := runLine(ctx, rest[1], sys); code >= 0 {
+				return code
+			}
+			return 0
+		}
+		return eachLine(sys, func(line string) int { return runLine(ctx, line, sys) })
 	default:
 		fmt.Fprintf(sys.Stdout, "testapp: unknown subcommand %q\n", cmd)
 		return 2
 	}
+}
+
+// runLine runs the ";"-separated subcommands of a repl line; it returns
+// the code of an `exit`, else -1.
+func runLine(ctx context.Context, line string, sys System) int {
+	for part := range strings.SplitSeq(line, ";") {
+		words := strings.Fields(part)
+		if len(words) == 0 {
+			continue
+		}
+		if words[0] == "exit" { // as a shell's: no output
+			if n, err := strconv.Atoi(strings.Join(words[1:], "")); err == nil {
+				return n
+			}
+			return 0
+		}
+		Main(ctx, words, sys)
+	}
+	return -1
+}
+
+func terminal(sys System) (string, int, int, error) {
+	if sys.Terminal == nil {
+		return "", 0, 0, errors.New("not a terminal")
+	}
+	return sys.Terminal()
+}
+
+// eachLine calls fn for every line of stdin until fn returns a code >= 0,
+// which eachLine returns; at the end of stdin it returns 0.
+func eachLine(sys System, fn func(line string) int) int {
+	if sys.Stdin == nil {
+		return 0
+	}
+	sc := bufio.NewScanner(sys.Stdin)
+	for sc.Scan() {
+		if code := fn(strings.TrimRight(sc.Text(), "\r")); code >= 0 {
+			return code
+		}
+	}
+	return 0
 }
 
 func port(sys System) string {

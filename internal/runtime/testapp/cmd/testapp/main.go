@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-io/berth/internal/runtime"
 	"github.com/berth-io/berth/internal/runtime/testapp"
 )
@@ -35,5 +37,21 @@ func main() {
 			err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 			return lim.Cur, lim.Max, err
 		},
+		Stdin:    os.Stdin,
+		Stderr:   os.Stderr,
+		Terminal: terminal,
 	}))
+}
+
+// terminal names stdin's terminal and its size.
+func terminal() (string, int, int, error) {
+	ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	name, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return name, int(ws.Row), int(ws.Col), nil
 }
