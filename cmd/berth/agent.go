@@ -81,13 +81,24 @@ deregister the instance) before stopping the agent.`,
 	return cmd
 }
 
-// runAgent fills what cfg leaves to the host (name, CPU, memory), opens the
-// runtime and runs the agent until ctx ends. berth agent and berth up share it.
+// runAgent runs the agent of this host until ctx ends.
 func runAgent(ctx context.Context, cfg agent.Config, runtimeName string, log *slog.Logger) error {
+	a, _, closeRT, err := newHostAgent(ctx, cfg, runtimeName, log)
+	if err != nil {
+		return err
+	}
+	defer closeRT()
+	return a.Run(ctx)
+}
+
+// newHostAgent fills what cfg leaves to the host (name, CPU, memory), opens
+// the runtime and builds the agent. It returns the runtime's name and how
+// to close it once the agent is done. berth agent and berth up share it.
+func newHostAgent(ctx context.Context, cfg agent.Config, runtimeName string, log *slog.Logger) (*agent.Agent, string, func(), error) {
 	var err error
 	if cfg.Hostname == "" {
 		if cfg.Hostname, err = os.Hostname(); err != nil {
-			return fmt.Errorf("--hostname: cannot read the host name (%w); set it", err)
+			return nil, "", nil, fmt.Errorf("--hostname: cannot read the host name (%w); set it", err)
 		}
 	}
 	if cfg.CPU == 0 {
@@ -95,23 +106,23 @@ func runAgent(ctx context.Context, cfg agent.Config, runtimeName string, log *sl
 	}
 	if cfg.Memory == 0 {
 		if cfg.Memory, err = hostMemoryMiB(); err != nil {
-			return fmt.Errorf("--memory: %w; set it", err)
+			return nil, "", nil, fmt.Errorf("--memory: %w; set it", err)
 		}
 	}
 	rt, name, closeRT, err := openRuntime(ctx, runtimeName, cfg.DataDir, log)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	defer closeRT()
 	cfg.Runtime, cfg.RuntimeName = rt, name
 	cfg.Logger = log
 	a, err := agent.New(cfg)
 	if err != nil {
-		return err
+		closeRT()
+		return nil, "", nil, err
 	}
 	log.Info("starting agent", "server", cfg.Server, "cluster", cfg.Cluster, "runtime", name,
 		"cpu", cfg.CPU, "memory_mib", cfg.Memory, "data_dir", cfg.DataDir)
-	return a.Run(ctx)
+	return a, name, closeRT, nil
 }
 
 // parseAttributes turns key=value flags into attributes.

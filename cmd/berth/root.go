@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd())
+	root.AddCommand(newServerCmd(), newUpCmd(), newAgentCmd(), newDemoAppCmd())
 	root.AddCommand(clientCommands()...)
 	root.AddCommand(newExecCmd())
 	return root
