@@ -14,7 +14,7 @@
 //	           action: fixed response | forward ──► weighted pick of a group
 //	              ▼
 //	           group.pick: round_robin | least_outstanding_requests
-//	              │  over routable targets (healthy, else unhealthy: fail open)
+//	              │  over routable targets (healthy, else all not draining: fail open)
 //	              ▼
 //	           forward ──► the target's pool of keep-alive connections ──► ip:port
 //	              └─ refused/reset before any response byte, replayable body:

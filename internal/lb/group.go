@@ -119,21 +119,23 @@ func newGroup(name string, clk Clock, log *slog.Logger) *group {
 }
 
 // recomputeLocked republishes the routable set: healthy targets, or every
-// unhealthy one when none is healthy (fail open, as ELB does).
+// target not draining when none is healthy (fail open, as ELB does). So
+// right after a restart, when every target is back in its first health
+// checks, traffic still flows to the targets that served it.
 func (g *group) recomputeLocked() {
-	var healthy, unhealthy []*target
+	var healthy, others []*target
 	for _, t := range g.targets {
 		switch {
 		case t.draining.Load():
 		case t.state == StateHealthy:
 			healthy = append(healthy, t)
-		case t.state == StateUnhealthy:
-			unhealthy = append(unhealthy, t)
+		case t.state == StateUnhealthy || t.state == StateInitial:
+			others = append(others, t)
 		}
 	}
 	r := healthy
 	if len(r) == 0 {
-		r = unhealthy
+		r = others
 	}
 	sort.Slice(r, func(i, j int) bool { return r[i].addr < r[j].addr })
 	g.routable.Store(&r)

@@ -552,8 +552,10 @@ func TestFailOpenAndNoTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t)
-	if code, _, _ := get(c, lbURL(port, "/")); code != http.StatusServiceUnavailable {
-		t.Errorf("only initial targets: %d, want 503", code)
+	// Fail open: with no healthy target, targets still in their first
+	// checks (as after a restart) get the traffic.
+	if code, body, err := get(c, lbURL(port, "/")); err != nil || code != 200 || body != "a" {
+		t.Errorf("only initial targets (fail open): %d %q %v, want 200", code, body, err)
 	}
 	makeHealthy(l, clk) // two failures: unhealthy
 	if s := l.TargetHealth("tg"); s[0].State != StateUnhealthy {
@@ -561,6 +563,13 @@ func TestFailOpenAndNoTargets(t *testing.T) {
 	}
 	if code, body, err := get(c, lbURL(port, "/")); err != nil || code != 200 || body != "a" {
 		t.Errorf("all unhealthy (fail open): %d %q %v, want 200", code, body, err)
+	}
+	// No target at all: 503.
+	if err := l.Apply(Config{Listeners: []Listener{forward(port, "tg")}, TargetGroups: []TargetGroup{{Name: "tg"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := get(c, lbURL(port, "/")); code != http.StatusServiceUnavailable {
+		t.Errorf("no targets: %d, want 503", code)
 	}
 }
 
