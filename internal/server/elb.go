@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/berth-io/berth/internal/elbv2api"
 	"github.com/berth-io/berth/internal/targets"
@@ -12,17 +10,18 @@ import (
 // elbTargets adapts the ELBv2 API to what internal/targets needs.
 type elbTargets struct{ s *elbv2api.Service }
 
-func (e elbTargets) Targets(ctx context.Context, tg string) ([]targets.Target, error) {
-	ts, err := e.s.RegisteredTargets(ctx, tg)
-	if errors.Is(err, elbv2api.ErrTargetGroupNotFound) {
-		return nil, fmt.Errorf("%s: %w", tg, targets.ErrNoTargetGroup)
-	}
+func (e elbTargets) AllTargets(ctx context.Context) (map[string][]targets.Target, error) {
+	all, err := e.s.AllRegisteredTargets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]targets.Target, len(ts))
-	for i, t := range ts {
-		out[i] = targets.Target{IP: t.ID, Port: t.Port}
+	out := make(map[string][]targets.Target, len(all))
+	for tg, ts := range all {
+		conv := make([]targets.Target, len(ts))
+		for i, t := range ts {
+			conv[i] = targets.Target{IP: t.ID, Port: t.Port}
+		}
+		out[tg] = conv
 	}
 	return out, nil
 }

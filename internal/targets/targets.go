@@ -48,16 +48,12 @@ func (t Target) Addr() string { return net.JoinHostPort(t.IP, strconv.Itoa(int(t
 // ELB is the Elastic Load Balancing side: the target groups' registered
 // targets (internal/elbv2api).
 type ELB interface {
-	// Targets returns the targets registered in target group tg; a target
-	// group that does not exist is an error wrapping ErrNoTargetGroup.
-	Targets(ctx context.Context, tg string) ([]Target, error)
+	// AllTargets returns the registered targets of every target group, by
+	// target group ARN (a group without targets maps to an empty list).
+	AllTargets(ctx context.Context) (map[string][]Target, error)
 	RegisterTargets(ctx context.Context, tg string, targets []Target) error
 	DeregisterTargets(ctx context.Context, tg string, targets []Target) error
 }
-
-// ErrNoTargetGroup is wrapped by ELB errors about a target group that does
-// not exist.
-var ErrNoTargetGroup = errors.New("target group not found")
 
 // DataPlane is the running load balancer's view of a target group's
 // targets (internal/lb).
@@ -164,48 +160,66 @@ type Changes struct {
 	Register, Deregister []Target
 }
 
-// Plan works out, for the tasks of services with load balancers, what
-// their target groups must register and deregister, given what they hold
-// (registered, by target group ARN; a target group missing from it is not
-// known to exist and is left alone).
-func Plan(services []*ecs.Service, tasks map[string][]*ecs.Task, registered map[string][]Target) map[string]Changes {
+// boundTargets are every address t's containers are bound to (where a
+// load balancer would have reached it, whichever its service named).
+func boundTargets(t *ecs.Task) []Target {
+	var out []Target
+	for _, c := range t.Containers {
+		for _, b := range c.NetworkBindings {
+			if b.ContainerPort == nil || b.HostPort == nil || *b.HostPort == 0 {
+				continue
+			}
+			l := ecs.LoadBalancer{ContainerName: c.Name, ContainerPort: b.ContainerPort}
+			if tg, ok := TargetOf(&ecs.Task{Containers: []ecs.Container{{Name: c.Name, NetworkBindings: []ecs.NetworkBinding{b}}}}, l); ok {
+				out = append(out, tg)
+			}
+		}
+	}
+	return out
+}
+
+// Plan works out what the target groups must register and deregister for
+// one cluster: services are those with loadBalancers, tasks their tasks by
+// service name, all every task of the cluster, and registered what every
+// target group holds now (by ARN; a group missing from it does not exist,
+// and nothing is registered in it). A RUNNING task (desired RUNNING) is
+// registered in each target group of its service; any other task of the
+// cluster — stopping, stopped, or of a service whose load balancers
+// changed — is deregistered from every group holding one of its addresses.
+// Targets that are no task's (registered by hand) are left alone.
+func Plan(services []*ecs.Service, tasks map[string][]*ecs.Task, all []*ecs.Task, registered map[string][]Target) map[string]Changes {
 	want := map[string]map[Target]bool{}
-	drop := map[string]map[Target]bool{}
 	for _, svc := range services {
 		for _, l := range svc.LoadBalancers {
-			if l.TargetGroupArn == "" {
+			if _, known := registered[l.TargetGroupArn]; !known {
 				continue
 			}
 			if want[l.TargetGroupArn] == nil {
-				want[l.TargetGroupArn], drop[l.TargetGroupArn] = map[Target]bool{}, map[Target]bool{}
+				want[l.TargetGroupArn] = map[Target]bool{}
 			}
 			for _, t := range tasks[svc.ServiceName] {
-				tg, ok := TargetOf(t, l)
-				if !ok {
-					continue
-				}
-				if wanted(t) {
+				if tg, ok := TargetOf(t, l); ok && wanted(t) {
 					want[l.TargetGroupArn][tg] = true
-				} else {
-					drop[l.TargetGroupArn][tg] = true
 				}
 			}
 		}
 	}
-	out := map[string]Changes{}
-	for tg, w := range want {
-		have, known := registered[tg]
-		if !known {
-			continue
+	taskAddrs := map[Target]bool{}
+	for _, t := range all {
+		for _, tg := range boundTargets(t) {
+			taskAddrs[tg] = true
 		}
+	}
+	out := map[string]Changes{}
+	for tg, have := range registered {
 		var ch Changes
-		for _, t := range sortedTargets(w) {
+		for _, t := range sortedTargets(want[tg]) {
 			if !slices.Contains(have, t) {
 				ch.Register = append(ch.Register, t)
 			}
 		}
-		for _, t := range sortedTargets(drop[tg]) {
-			if !w[t] && slices.Contains(have, t) {
+		for _, t := range have {
+			if taskAddrs[t] && !want[tg][t] && !slices.Contains(ch.Deregister, t) {
 				ch.Deregister = append(ch.Deregister, t)
 			}
 		}
@@ -266,20 +280,21 @@ func (r *Reconciler) TargetHealth(svc *ecs.Service, tasks []*ecs.Task) map[strin
 	return out
 }
 
-// drained reports whether a DEACTIVATING task has left every target group
-// of svc: none still registers it and the data plane no longer routes to
-// it or drains it.
-func (r *Reconciler) drained(svc *ecs.Service, t *ecs.Task, registered map[string][]Target) bool {
-	for _, l := range svc.LoadBalancers {
-		tg, ok := TargetOf(t, l)
-		if !ok {
-			continue
+// drained reports whether a DEACTIVATING task has left every target
+// group: none registers any of its addresses and the data plane neither
+// routes to nor drains any of them.
+func (r *Reconciler) drained(t *ecs.Task, registered map[string][]Target) bool {
+	addrs := boundTargets(t)
+	for tg, have := range registered {
+		for _, a := range addrs {
+			if slices.Contains(have, a) {
+				return false
+			}
 		}
-		if slices.Contains(registered[l.TargetGroupArn], tg) {
-			return false
-		}
-		if slices.ContainsFunc(r.cfg.DataPlane.TargetHealth(l.TargetGroupArn), func(s lb.TargetState) bool { return s.Target == tg.Addr() }) {
-			return false
+		for _, s := range r.cfg.DataPlane.TargetHealth(tg) {
+			if slices.ContainsFunc(addrs, func(a Target) bool { return a.Addr() == s.Target }) {
+				return false
+			}
 		}
 	}
 	return true
@@ -287,31 +302,46 @@ func (r *Reconciler) drained(svc *ecs.Service, t *ecs.Task, registered map[strin
 
 // Step reconciles every active cluster once.
 func (r *Reconciler) Step(ctx context.Context) error {
+	_, err := r.step(ctx)
+	return err
+}
+
+// step is Step, also counting the tasks still draining.
+func (r *Reconciler) step(ctx context.Context) (int, error) {
 	clusters, err := r.cfg.ECS.ActiveClusters(ctx)
 	if err != nil {
-		return fmt.Errorf("list clusters: %w", err)
+		return 0, fmt.Errorf("list clusters: %w", err)
+	}
+	registered, err := r.cfg.ELB.AllTargets(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read target groups: %w", err)
 	}
 	var errs []error
+	draining := 0
 	health := map[string]controller.TargetHealth{}
 	for _, c := range clusters {
-		if err := r.stepCluster(ctx, c, health); err != nil {
+		n, err := r.stepCluster(ctx, c, registered, health)
+		draining += n
+		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
 		}
 	}
 	r.mu.Lock()
-	changed := !maps.Equal(health, r.health)
-	r.health = health
+	changed := len(errs) == 0 && !maps.Equal(health, r.health)
+	if len(errs) == 0 {
+		r.health = health
+	}
 	r.mu.Unlock()
 	if changed {
 		r.cfg.Kick()
 	}
-	return errors.Join(errs...)
+	return draining, errors.Join(errs...)
 }
 
-func (r *Reconciler) stepCluster(ctx context.Context, cluster string, health map[string]controller.TargetHealth) error {
+func (r *Reconciler) stepCluster(ctx context.Context, cluster string, registered map[string][]Target, health map[string]controller.TargetHealth) (draining int, err error) {
 	snap, err := r.cfg.ECS.ReadCluster(ctx, cluster)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var services []*ecs.Service
 	byName := map[string]*ecs.Service{}
@@ -321,9 +351,6 @@ func (r *Reconciler) stepCluster(ctx context.Context, cluster string, health map
 			byName[svc.ServiceName] = svc
 		}
 	}
-	if len(services) == 0 {
-		return nil
-	}
 	tasks := map[string][]*ecs.Task{}
 	for _, t := range snap.Tasks {
 		if name, ok := ecsapi.ServiceOfTask(t); ok && byName[name] != nil {
@@ -331,31 +358,14 @@ func (r *Reconciler) stepCluster(ctx context.Context, cluster string, health map
 		}
 	}
 	var errs []error
-	registered := map[string][]Target{}
-	for _, svc := range services {
-		for _, l := range svc.LoadBalancers {
-			if _, ok := registered[l.TargetGroupArn]; ok || l.TargetGroupArn == "" {
-				continue
-			}
-			ts, err := r.cfg.ELB.Targets(ctx, l.TargetGroupArn)
-			switch {
-			case errors.Is(err, ErrNoTargetGroup):
-				// Nothing to register in; nothing drains through it.
-			case err != nil:
-				errs = append(errs, err)
-			default:
-				registered[l.TargetGroupArn] = ts
-			}
-		}
-	}
-	for tg, ch := range Plan(services, tasks, registered) {
+	for tg, ch := range Plan(services, tasks, snap.Tasks, registered) {
 		if len(ch.Deregister) > 0 {
 			if err := r.cfg.ELB.DeregisterTargets(ctx, tg, ch.Deregister); err != nil {
 				errs = append(errs, fmt.Errorf("deregister targets from %s: %w", tg, err))
 				continue
 			}
 			r.log.Info("deregistered targets", "target_group", tg, "targets", ch.Deregister)
-			registered[tg] = slices.DeleteFunc(registered[tg], func(t Target) bool { return slices.Contains(ch.Deregister, t) })
+			registered[tg] = slices.DeleteFunc(slices.Clone(registered[tg]), func(t Target) bool { return slices.Contains(ch.Deregister, t) })
 		}
 		if len(ch.Register) > 0 {
 			if err := r.cfg.ELB.RegisterTargets(ctx, tg, ch.Register); err != nil {
@@ -366,62 +376,100 @@ func (r *Reconciler) stepCluster(ctx context.Context, cluster string, health map
 			registered[tg] = append(registered[tg], ch.Register...)
 		}
 	}
-	now := r.cfg.Now()
 	for _, svc := range services {
 		maps.Copy(health, r.TargetHealth(svc, tasks[svc.ServiceName]))
-		for _, t := range tasks[svc.ServiceName] {
-			if t.LastStatus != "DEACTIVATING" {
-				continue
-			}
-			timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
-			if !timedOut && !r.drained(svc, t, registered) {
-				continue
-			}
-			if _, err := r.cfg.ECS.ReleaseDrained(ctx, cluster, t.TaskArn); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			r.log.Info("task drained from its load balancers; stopping it", "task", t.TaskArn, "timed_out", timedOut)
-		}
 	}
-	return errors.Join(errs...)
+	now := r.cfg.Now()
+	for _, t := range snap.Tasks {
+		if t.LastStatus != "DEACTIVATING" {
+			continue
+		}
+		timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
+		if !timedOut && !r.drained(t, registered) {
+			draining++
+			continue
+		}
+		if _, err := r.cfg.ECS.ReleaseDrained(ctx, cluster, t.TaskArn); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.log.Info("task drained from its load balancers; stopping it", "task", t.TaskArn, "timed_out", timedOut)
+	}
+	return draining, errors.Join(errs...)
 }
 
-// Run steps after every change to tasks or services and at least every
-// Config.Every, until ctx ends.
+// Run steps after every change to tasks or services (debounced), every
+// Config.Every while a task drains, and at least every 2 × Config.Every
+// otherwise (health changes the store does not see), until ctx ends. A
+// watch that ends is taken up again.
 func (r *Reconciler) Run(ctx context.Context) error {
 	changed := make(chan struct{}, 1)
 	if r.cfg.Store != nil {
-		rev, err := r.cfg.Store.Revision(ctx)
-		if err != nil {
-			return err
-		}
-		for _, prefix := range []string{state.TasksPrefix, state.ServicesPrefix} {
-			ch, err := r.cfg.Store.Watch(ctx, prefix, rev)
-			if err != nil {
-				return err
-			}
-			go func() {
-				for range ch {
-					select {
-					case changed <- struct{}{}:
-					default:
-					}
-				}
-			}()
-		}
+		go r.watch(ctx, changed)
 	}
-	tick := time.NewTicker(r.cfg.Every)
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		if err := r.Step(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("reconcile targets", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-tick.C:
+			// Let a burst of writes (a deploy's launches) settle.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(r.cfg.Every / 4):
+			}
+		case <-timer.C:
+		}
+		draining, err := r.step(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile targets", "err", err)
+		}
+		next := 2 * r.cfg.Every
+		if draining > 0 {
+			next = r.cfg.Every
+		}
+		timer.Reset(next)
+	}
+}
+
+// watch signals changed on every change to tasks or services until ctx
+// ends, watching again (from the current revision) when a watch ends.
+func (r *Reconciler) watch(ctx context.Context, changed chan<- struct{}) {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(ctx)
+		rev, err := r.cfg.Store.Revision(wctx)
+		var chans []<-chan store.Event
+		for _, prefix := range []string{state.TasksPrefix, state.ServicesPrefix} {
+			if err != nil {
+				break
+			}
+			var ch <-chan store.Event
+			ch, err = r.cfg.Store.Watch(wctx, prefix, rev)
+			chans = append(chans, ch)
+		}
+		if err != nil {
+			r.log.Warn("watch tasks and services; the timer still drives the reconciler", "err", err)
+		} else {
+			var wg sync.WaitGroup
+			for _, ch := range chans {
+				wg.Go(func() {
+					defer cancel() // one ended: watch both again
+					for range ch {
+						select {
+						case changed <- struct{}{}:
+						default:
+						}
+					}
+				})
+			}
+			wg.Wait() // a watch ended (fell behind, or ctx)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.Every):
 		}
 	}
 }

@@ -51,7 +51,7 @@ func TestTargetOf(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	a, b, c := Target{"127.0.0.1", 1}, Target{"127.0.0.1", 2}, Target{"127.0.0.1", 3}
+	a, b, c, d := Target{"127.0.0.1", 1}, Target{"127.0.0.1", 2}, Target{"127.0.0.1", 3}, Target{"127.0.0.1", 5}
 	tasks := map[string][]*ecs.Task{"web": {
 		svcTask("a", 1, "RUNNING", "RUNNING"),      // wanted, registered
 		svcTask("b", 2, "RUNNING", "RUNNING"),      // wanted, missing
@@ -59,6 +59,11 @@ func TestPlan(t *testing.T) {
 		svcTask("d", 4, "PENDING", "RUNNING"),      // not bound yet
 	}}
 	tasks["web"][3].Containers[0].NetworkBindings = nil
+	// A task of a service that no longer has load balancers.
+	other := svcTask("e", 5, "RUNNING", "RUNNING")
+	other.Group = "service:api"
+	all := append(slices.Clone(tasks["web"]), other)
+	const tg2 = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/old/0123456789abcdef"
 	tests := []struct {
 		name       string
 		registered map[string][]Target
@@ -68,10 +73,11 @@ func TestPlan(t *testing.T) {
 		{"already right", map[string][]Target{tg: {a, b}}, map[string]Changes{}},
 		{"unknown target group: left alone", map[string][]Target{}, map[string]Changes{}},
 		{"targets registered by hand stay", map[string][]Target{tg: {a, b, {"10.0.0.9", 80}}}, map[string]Changes{}},
+		{"a group the service left: its tasks are deregistered there", map[string][]Target{tg: {a, b}, tg2: {a, d}}, map[string]Changes{tg2: {Deregister: []Target{a, d}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Plan([]*ecs.Service{lbService("web")}, tasks, tt.registered)
+			got := Plan([]*ecs.Service{lbService("web")}, tasks, all, tt.registered)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Plan (-want +got):\n%s", diff)
 			}
@@ -103,12 +109,12 @@ func (f *fakeECS) ReleaseDrained(_ context.Context, _, arn string) (bool, error)
 
 type fakeELB struct{ groups map[string][]Target }
 
-func (f *fakeELB) Targets(_ context.Context, g string) ([]Target, error) {
-	ts, ok := f.groups[g]
-	if !ok {
-		return nil, ErrNoTargetGroup
+func (f *fakeELB) AllTargets(context.Context) (map[string][]Target, error) {
+	out := map[string][]Target{}
+	for g, ts := range f.groups {
+		out[g] = slices.Clone(ts)
 	}
-	return slices.Clone(ts), nil
+	return out, nil
 }
 func (f *fakeELB) RegisterTargets(_ context.Context, g string, ts []Target) error {
 	f.groups[g] = append(f.groups[g], ts...)
@@ -199,5 +205,31 @@ func TestStepTargetGroupGone(t *testing.T) {
 	}
 	if len(ecsF.released) != 1 {
 		t.Errorf("released %v, want the stopping task (nothing to drain from)", ecsF.released)
+	}
+}
+
+func TestStepReleasesTasksOfServicesWithoutLoadBalancers(t *testing.T) {
+	stopping := svcTask("a", 1, "DEACTIVATING", "STOPPED")
+	svc := lbService("web")
+	svc.LoadBalancers = nil // removed by UpdateService while the task drained
+	ecsF := &fakeECS{snap: ecsapi.ClusterState{Name: "c", Services: []*ecs.Service{svc}, Tasks: []*ecs.Task{stopping}}}
+	elb := &fakeELB{groups: map[string][]Target{tg: {{"127.0.0.1", 1}}}}
+	dp := &fakeDataPlane{states: map[string][]lb.TargetState{tg: {{Target: "127.0.0.1:1", State: lb.StateHealthy}}}}
+	r := New(Config{ECS: ecsF, ELB: elb, DataPlane: dp})
+	if err := r.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(elb.groups[tg]) != 0 {
+		t.Errorf("the stopping task is still registered: %v", elb.groups[tg])
+	}
+	if len(ecsF.released) != 0 {
+		t.Fatalf("released %v while the data plane still routes to it", ecsF.released)
+	}
+	dp.states[tg] = nil
+	if err := r.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(ecsF.released) != 1 {
+		t.Errorf("released %v, want the drained task", ecsF.released)
 	}
 }
