@@ -52,11 +52,13 @@ func (s *Service) drainsFirstLocked(ctx context.Context, cluster string, t *ecs.
 }
 
 // agentView is the task as its agent must see it: a task still draining
-// from its load balancers is desired RUNNING until ReleaseDrained.
+// from its load balancers is a plain RUNNING task, desired RUNNING, until
+// ReleaseDrained. (An agent that restarts while the task drains must not
+// take DEACTIVATING for a stop it was in the middle of.)
 func agentView(t *ecs.Task) ecs.Task {
 	v := *t
 	if v.LastStatus == taskStatusDeactivating {
-		v.DesiredStatus = taskStatusRunning
+		v.LastStatus, v.DesiredStatus = taskStatusRunning, taskStatusRunning
 	}
 	return v
 }

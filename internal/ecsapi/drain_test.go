@@ -37,6 +37,8 @@ func runningServiceTask(t *testing.T, f *taskFixture, lb bool) (string, string) 
 }
 
 // agentDesired is the desiredStatus the instance's agent is given for arn.
+// While the task drains, the agent must see a plain RUNNING task (a
+// restarted agent takes a lastStatus past RUNNING for a stop under way).
 func agentDesired(t *testing.T, f *taskFixture, instanceID, arn string) string {
 	t.Helper()
 	tasks, _, err := f.s.AgentTasks(bg, "default", instanceID)
@@ -45,6 +47,9 @@ func agentDesired(t *testing.T, f *taskFixture, instanceID, arn string) string {
 	}
 	for _, at := range tasks {
 		if at.Task.TaskArn == arn {
+			if at.Task.DesiredStatus == "RUNNING" && at.Task.LastStatus != "RUNNING" {
+				t.Errorf("agent given lastStatus %s with desiredStatus RUNNING, want RUNNING", at.Task.LastStatus)
+			}
 			return at.Task.DesiredStatus
 		}
 	}
