@@ -294,6 +294,20 @@ func (v *view) healthy(t *ecs.Task) bool {
 	return !v.in.HealthChecked[t.TaskDefinitionArn] || t.HealthStatus == ecs.HealthStatusHEALTHY
 }
 
+// awaitingTargetHealth reports whether t, a task of a service behind a
+// load balancer, is RUNNING and fine but for its target groups, none of
+// which reports it unhealthy: its health is not known yet.
+func (v *view) awaitingTargetHealth(t *ecs.Task) bool {
+	if len(v.svc.LoadBalancers) == 0 || t.LastStatus != taskRunning || t.DesiredStatus == taskStopped {
+		return false
+	}
+	if v.in.HealthChecked[t.TaskDefinitionArn] && t.HealthStatus != ecs.HealthStatusHEALTHY {
+		return false
+	}
+	th := v.in.TargetHealth[t.TaskArn]
+	return !th.Healthy && th.Unhealthy == ""
+}
+
 // stop plans a stop of t (once).
 func (v *view) stop(t *ecs.Task, code, reason string) {
 	if v.stopped[t.TaskArn] {
@@ -399,10 +413,15 @@ func (v *view) planReplica() steadiness {
 		}
 	}
 	for _, t := range retiring {
-		if v.healthy(t) {
+		switch {
+		case v.healthy(t):
 			healthy++
 			healthyRetiring = append(healthyRetiring, t)
-		} else {
+		case v.awaitingTargetHealth(t):
+			// Not known healthy yet, not known failing either (a target
+			// still in its first health checks, e.g. after a restart of
+			// the data plane): neither counted nor stopped.
+		default:
 			v.stop(t, ecs.TaskStopCodeServiceSchedulerInitiated, v.retireReason(t))
 		}
 	}

@@ -500,27 +500,21 @@ func (c *Services) apply(ctx context.Context, cluster string, svc *ecs.Service, 
 	if repeat <= 0 {
 		repeat = DefaultPolicy().EventRepeat
 	}
-	var rolledBackTo string // the rollback's new PRIMARY deployment, if one started
-	err := c.ecs.UpdateServiceRecord(ctx, cluster, svc.ServiceName, func(cur *ecs.Service) bool {
+	err := c.ecs.UpdateServiceRecordWithPins(ctx, cluster, svc.ServiceName, func(cur *ecs.Service, pins map[string]map[string]string) bool {
 		changed := applyToService(cur, svc, &out, now)
-		rolledBackTo = ""
 		if out.Rollback != nil && changed {
+			// A rollback returns to the very images the completed
+			// deployment ran, not to whatever its tags name now; in the
+			// same write, so no launch ever sees the new deployment
+			// without them.
 			if i := slices.IndexFunc(cur.Deployments, func(d ecs.Deployment) bool { return d.Status == deploymentPrimary }); i >= 0 && cur.Deployments[i].Id != out.Rollback.Failed {
-				rolledBackTo = cur.Deployments[i].Id
+				ecsapi.InheritPins(pins, out.Rollback.To.DeploymentID, cur.Deployments[i].Id)
 			}
 		}
 		return addEvents(cur, now, events, repeat) || changed
 	})
 	if err != nil && !state.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("update service record: %w", err))
-	}
-	if err == nil && rolledBackTo != "" {
-		// A rollback returns to the very images the completed deployment
-		// ran, not to whatever its tags name now. Before any launch: the
-		// next Step launches the new deployment's tasks.
-		if err := c.ecs.InheritImagePins(ctx, cluster, svc.ServiceName, out.Rollback.To.DeploymentID, rolledBackTo); err != nil {
-			errs = append(errs, fmt.Errorf("rollback images: %w", err))
-		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -138,6 +139,15 @@ func AddServiceEvent(svc *ecs.Service, at time.Time, msg string) {
 // A missing service is store.ErrNotFound. The record's other members (the
 // CreateService client token) are kept.
 func (s *Service) UpdateServiceRecord(ctx context.Context, cluster, name string, f func(*ecs.Service) bool) error {
+	return s.UpdateServiceRecordWithPins(ctx, cluster, name, func(svc *ecs.Service, _ map[string]map[string]string) bool { return f(svc) })
+}
+
+// UpdateServiceRecordWithPins is UpdateServiceRecord with the service's
+// image digests by deployment (see pins.go) for f to change in the same
+// write: a rollback gives its new deployment the digests of the one it
+// returns to. f gets a copy it may change; it is stored when f returns
+// true.
+func (s *Service) UpdateServiceRecordWithPins(ctx context.Context, cluster, name string, f func(*ecs.Service, map[string]map[string]string) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := state.ServiceKey(cluster, name)
@@ -146,8 +156,16 @@ func (s *Service) UpdateServiceRecord(ctx context.Context, cluster, name string,
 		if err != nil {
 			return err
 		}
-		if !f(&rec.Value.Service) {
+		pins := make(map[string]map[string]string, len(rec.Value.ImageDigests))
+		for id, p := range rec.Value.ImageDigests {
+			pins[id] = maps.Clone(p)
+		}
+		if !f(&rec.Value.Service, pins) {
 			return nil
+		}
+		rec.Value.ImageDigests = pins
+		if len(pins) == 0 {
+			rec.Value.ImageDigests = nil
 		}
 		op, err := state.PutOp(key, rec.Value, rec.Revision)
 		if err != nil {
@@ -365,7 +383,25 @@ func (s *Service) LaunchDaemonTasks(ctx context.Context, cluster, service, deplo
 	if err != nil || n == 0 {
 		return nil, nil, err
 	}
-	instanceIDs = instanceIDs[:n]
+	if n < len(instanceIDs) {
+		// Resolving the deployment's images: one task, on the first of the
+		// instances that takes it.
+		var failures []ecs.Failure
+		for _, id := range instanceIDs {
+			tasks, fs, err := s.launchDaemonRetryingLocked(ctx, l, []string{id})
+			if err != nil || len(tasks) > 0 {
+				return tasks, failures, err
+			}
+			failures = append(failures, fs...)
+		}
+		return nil, failures, nil
+	}
+	return s.launchDaemonRetryingLocked(ctx, l, instanceIDs)
+}
+
+// launchDaemonRetryingLocked is launchDaemonOnceLocked, tried again when
+// another writer got to the store first.
+func (s *Service) launchDaemonRetryingLocked(ctx context.Context, l *taskLaunch, instanceIDs []string) ([]ecs.Task, []ecs.Failure, error) {
 	for attempt := 1; ; attempt++ {
 		tasks, failures, err := s.launchDaemonOnceLocked(ctx, l, instanceIDs)
 		if isConflict(err) && attempt < maxPlacementAttempts {

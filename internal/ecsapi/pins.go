@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/berth-io/berth/api/ecs"
 	"github.com/berth-io/berth/internal/state"
@@ -25,7 +26,10 @@ import (
 //	its agent runs image@digest (see internal/agent, runtime/docker)
 //
 // While the first task has not reported, the deployment launches nothing
-// else; if it stops first, the next launch tries again with one task.
+// else; if it stops first, the next launch tries again with one task, and
+// so it does if the first is stuck (a pull that hangs) for resolveTimeout.
+// A first task that reaches RUNNING without a digest (a runtime that has
+// none) lets the deployment run by tag.
 // Images the runtime cannot pin (process:// host binaries) and images that
 // already name a digest need no resolution.
 
@@ -53,13 +57,32 @@ func (s *Service) pinLaunchLocked(ctx context.Context, rec *serviceRecord, l *ta
 	if err != nil {
 		return 0, err
 	}
+	resolving := false
 	for _, r := range tasks {
-		if r.Value.StartedBy == deploymentID && r.Value.LastStatus != taskStatusStopped {
-			return 0, nil // resolving
+		t := r.Value
+		if t.StartedBy != deploymentID || t.LastStatus == taskStatusStopped {
+			continue
+		}
+		if statusRank(t.LastStatus) >= statusRank(taskStatusRunning) {
+			// It runs, and reported no digest to pin (a runtime that has
+			// none): the deployment runs by tag.
+			return count, nil
+		}
+		if t.CreatedAt == nil || s.now().Sub(t.CreatedAt.Time) < resolveTimeout {
+			resolving = true
 		}
 	}
+	if resolving {
+		return 0, nil
+	}
+	// Nothing on its way to resolve them (or only tasks stuck longer than
+	// resolveTimeout, in a pull that hangs): one more goes first.
 	return 1, nil
 }
+
+// resolveTimeout is how long a deployment waits for its first task to
+// report its image digests before it lets another task try.
+const resolveTimeout = 2 * time.Minute
 
 // recordPinsOp returns the op that records, in the service record, the
 // image digests t (a service task that has just reported some) resolved
@@ -123,38 +146,25 @@ func digestCount(t *ecs.Task) int {
 }
 
 // InheritImagePins gives deployment to the image digests deployment from
-// resolved, if from's are still known and to has none yet: a circuit
+// resolved, if from's are still known and to has none yet (see
+// InheritPins).
+func (s *Service) InheritImagePins(ctx context.Context, cluster, service, from, to string) error {
+	return s.UpdateServiceRecordWithPins(ctx, cluster, service, func(_ *ecs.Service, pins map[string]map[string]string) bool {
+		return InheritPins(pins, from, to)
+	})
+}
+
+// InheritPins gives deployment to, in pins, the image digests of
+// deployment from, if those are known and to has none yet: a circuit
 // breaker rollback runs exactly the images of the deployment it returns
 // to, even if their tags have moved since. A from no longer in the record
-// (its digests forgotten) leaves to to resolve its tags afresh.
-func (s *Service) InheritImagePins(ctx context.Context, cluster, service, from, to string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := state.ServiceKey(cluster, service)
-	for attempt := 1; ; attempt++ {
-		rec, err := state.Get[serviceRecord](ctx, s.st, key)
-		if state.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sr := rec.Value
-		pins, ok := sr.ImageDigests[from]
-		if !ok || len(sr.ImageDigests[to]) > 0 {
-			return nil
-		}
-		next := maps.Clone(sr.ImageDigests)
-		next[to] = maps.Clone(pins)
-		sr.ImageDigests = next
-		op, err := state.PutOp(key, sr, rec.Revision)
-		if err != nil {
-			return err
-		}
-		_, err = s.st.Txn(ctx, op)
-		if isConflict(err) && attempt < maxPlacementAttempts {
-			continue
-		}
-		return err
+// (its digests forgotten) leaves to to resolve its tags afresh. It reports
+// whether pins changed.
+func InheritPins(pins map[string]map[string]string, from, to string) bool {
+	p, ok := pins[from]
+	if !ok || len(pins[to]) > 0 {
+		return false
 	}
+	pins[to] = maps.Clone(p)
+	return true
 }

@@ -3,6 +3,7 @@ package ecsapi
 import (
 	"path"
 	"testing"
+	"time"
 
 	"github.com/berth-io/berth/api/agent"
 	"github.com/berth-io/berth/api/ecs"
@@ -112,5 +113,49 @@ func TestInheritImagePins(t *testing.T) {
 	// Unknown source: nothing inherited, nothing broken.
 	if err := f.s.InheritImagePins(bg, "default", "web", "ecs-svc/gone", dep2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestImagePinsWithoutDigest(t *testing.T) {
+	f := newTaskFixture(t)
+	ci := f.instance("default", 4096, 8192)
+	def := webDef("web", 256, 512)
+	def.ContainerDefinitions[0].Image = "registry.local/web:live"
+	dep := f.service("web", f.taskDef(def), 3)
+	first, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep, 3)
+	if err != nil || len(first) != 1 {
+		t.Fatal(err)
+	}
+	// Stuck resolving for longer than resolveTimeout: one more may try.
+	f.clk.Advance(resolveTimeout + time.Second)
+	second, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep, 2)
+	if err != nil || len(second) != 1 {
+		t.Fatalf("after resolveTimeout: %d tasks, %v; want 1 more resolver", len(second), err)
+	}
+	// The first runs without a digest: the rest launch by tag.
+	if _, err := f.s.ReportTaskStatus(bg, &agent.StatusReport{Cluster: "default", InstanceID: path.Base(ci.ContainerInstanceArn), Tasks: []agent.TaskStatus{{
+		TaskArn: first[0].TaskArn, LastStatus: "RUNNING", StartedAt: ecs.NewTime(f.clk.Now()),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	rest, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep, 1)
+	if err != nil || len(rest) != 1 || rest[0].Containers[0].ImageDigest != "" {
+		t.Fatalf("after a RUNNING task without a digest: %+v, %v; want one unpinned task", rest, err)
+	}
+}
+
+func TestImagePinsDaemonTriesEachInstance(t *testing.T) {
+	f := newTaskFixture(t)
+	small := f.instance("default", 128, 128)
+	big := f.instance("default", 4096, 8192)
+	def := webDef("agent", 256, 512)
+	def.ContainerDefinitions[0].Image = "registry.local/agent:live"
+	dep := f.service("agent", f.taskDef(def), 0, func(in *ecs.CreateServiceRequest) {
+		in.SchedulingStrategy = ecs.SchedulingStrategyDAEMON
+		in.DesiredCount = nil
+	})
+	tasks, failures, err := f.s.LaunchDaemonTasks(bg, "default", "agent", dep, []string{path.Base(small.ContainerInstanceArn), path.Base(big.ContainerInstanceArn)})
+	if err != nil || len(tasks) != 1 || tasks[0].ContainerInstanceArn != big.ContainerInstanceArn {
+		t.Fatalf("got %+v (failures %+v), %v; want one resolving task, on the instance with room", tasks, failures, err)
 	}
 }
