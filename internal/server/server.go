@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/berth-io/berth/api/ecs"
@@ -248,25 +249,31 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("serving", "addr", addr, "data_dir", cfg.DataDir, "auth", !cfg.InsecureNoAuth)
 
 	loops, stopLoops := context.WithCancel(ctx)
-	defer stopLoops()
+	// The loops end before the deferred closes of the stores and the data
+	// plane run (defers run last-in first-out).
+	var loopsDone sync.WaitGroup
+	defer func() {
+		stopLoops()
+		loopsDone.Wait()
+	}()
 	// Check liveness four times per timeout, so a silent agent is noticed
 	// within timeout + timeout/4, not a whole extra tick later.
-	go func() { _ = agents.Tracker().Run(loops, max(cfg.HeartbeatTimeout/4, 100*time.Millisecond)) }()
-	go sweepStoppedTasks(loops, ecsSvc, cfg.StoppedTaskRetention, log)
+	loopsDone.Go(func() { _ = agents.Tracker().Run(loops, max(cfg.HeartbeatTimeout/4, 100*time.Millisecond)) })
+	loopsDone.Go(func() { sweepStoppedTasks(loops, ecsSvc, cfg.StoppedTaskRetention, log) })
 	// Restore the listeners before anything else runs, so a restart
 	// serves again at once; Run keeps the data plane in step after.
 	if err := elbSvc.Sync(ctx, dataPlane); err != nil {
 		log.Error("restore load balancers", "err", err)
 	}
-	go func() { _ = dataPlane.Run(loops) }()
-	go func() { _ = elbSvc.Run(loops, dataPlane) }()
+	loopsDone.Go(func() { _ = dataPlane.Run(loops) })
+	loopsDone.Go(func() { _ = elbSvc.Run(loops, dataPlane) })
 	var services *controller.Services
 	tgts := targets.New(targets.Config{ECS: ecsSvc, ELB: elbTargets{elbSvc}, DataPlane: dataPlane, Store: st,
 		Kick: func() { services.Kick() }, Logger: log})
 	services = controller.New(controller.Config{ECS: ecsSvc, Store: st, Logger: log, Targets: tgts})
-	go func() { _ = services.Run(loops) }()
-	go func() { _ = tgts.Run(loops) }()
-	go func() { _ = logSt.Run(loops) }()
+	loopsDone.Go(func() { _ = services.Run(loops) })
+	loopsDone.Go(func() { _ = tgts.Run(loops) })
+	loopsDone.Go(func() { _ = logSt.Run(loops) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
