@@ -451,9 +451,9 @@ func taskHealth(cs []healthView) string {
 
 // pinnedImage is the image reference a container runs: image itself, or,
 // when the server pinned the task's deployment to a digest, image@digest
-// (the tag stays for people reading `docker ps`; the digest decides). Host
-// binaries (process://) and references naming a digest already are not
-// pinned.
+// (the digest decides; the Docker runtime creates the container from the
+// image ID it resolves, so `docker ps` shows that ID). Host binaries
+// (process://) and references naming a digest already are not pinned.
 func pinnedImage(image, digest string) string {
 	if digest == "" || strings.HasPrefix(image, "process://") || strings.Contains(image, "@") {
 		return image
