@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-io/berth/api/elbv2"
 	"github.com/berth-io/berth/internal/lb"
+	"github.com/berth-io/berth/internal/store"
 )
 
 // Target group attributes: ELB's set for an application load balancer's
@@ -140,9 +141,9 @@ func (s *Service) DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.D
 	if err != nil {
 		return nil, errServer(err)
 	}
-	r, ok := w.tgByARN(in.TargetGroupArn)
-	if !ok {
-		return nil, errTGNotFound()
+	r, err := w.tg(in.TargetGroupArn)
+	if err != nil {
+		return nil, err
 	}
 	attrs, _ := mergeAttributes(r.v.Attributes, nil)
 	return &elbv2.DescribeTargetGroupAttributesOutput{Attributes: attrs}, nil
@@ -156,24 +157,21 @@ func (s *Service) ModifyTargetGroupAttributes(ctx context.Context, in *elbv2.Mod
 	if len(in.Attributes) == 0 {
 		return nil, errValidation("Attributes: at least one attribute must be given")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.tgByARN(in.TargetGroupArn)
-	if !ok {
-		return nil, errTGNotFound()
-	}
-	attrs, err := mergeAttributes(r.v.Attributes, in.Attributes)
-	if err != nil {
-		return nil, err
-	}
-	next := *r.v
-	next.Attributes = attrs
-	if err := s.put(ctx, r.key, &next, r.rev); err != nil {
-		return nil, err
-	}
-	return &elbv2.ModifyTargetGroupAttributesOutput{Attributes: attrs}, nil
+	return update(ctx, s, func(w *world) (*elbv2.ModifyTargetGroupAttributesOutput, []store.Op, error) {
+		r, err := w.tg(in.TargetGroupArn)
+		if err != nil {
+			return nil, nil, err
+		}
+		attrs, err := mergeAttributes(r.v.Attributes, in.Attributes)
+		if err != nil {
+			return nil, nil, err
+		}
+		next := *r.v
+		next.Attributes = attrs
+		ops, err := put(r.key, &next, r.rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.ModifyTargetGroupAttributesOutput{Attributes: attrs}, ops, nil
+	})
 }

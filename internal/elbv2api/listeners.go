@@ -34,67 +34,57 @@ func (s *Service) CreateListener(ctx context.Context, in *elbv2.CreateListenerIn
 	if err := validateTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	lbr, ok := w.lbByARN(in.LoadBalancerArn)
-	if !ok {
-		return nil, errLBNotFound()
-	}
-	l := &state.ELBListener{Listener: elbv2.Listener{
-		LoadBalancerArn: in.LoadBalancerArn,
-		Port:            in.Port,
-		Protocol:        proto,
-		Certificates:    in.Certificates,
-		SslPolicy:       in.SslPolicy,
-		AlpnPolicy:      in.AlpnPolicy,
-	}}
-	if in.MutualAuthentication != nil && in.MutualAuthentication.Mode != "" && in.MutualAuthentication.Mode != "off" {
-		return nil, errConfig("MutualAuthentication.Mode: berth does not support mutual TLS")
-	}
-	needSelfSigned, err := checkListener(l)
-	if err != nil {
-		return nil, err
-	}
-	if l.DefaultActions, err = checkActions(w, in.LoadBalancerArn, in.DefaultActions, "DefaultActions"); err != nil {
-		return nil, err
-	}
-	for _, old := range w.listenersOf(in.LoadBalancerArn) {
-		if *old.v.Port != *in.Port {
-			continue
+	return update(ctx, s, func(w *world) (*elbv2.CreateListenerOutput, []store.Op, error) {
+		lbr, err := w.lb(in.LoadBalancerArn)
+		if err != nil {
+			return nil, nil, err
 		}
-		if old.v.Protocol == l.Protocol && reflect.DeepEqual(old.v.DefaultActions, l.DefaultActions) && reflect.DeepEqual(old.v.Certificates, l.Certificates) && old.v.SslPolicy == l.SslPolicy {
-			return &elbv2.CreateListenerOutput{Listeners: []elbv2.Listener{old.v.Listener}}, nil
+		l := &state.ELBListener{Listener: elbv2.Listener{
+			LoadBalancerArn: in.LoadBalancerArn,
+			Port:            in.Port,
+			Protocol:        proto,
+			Certificates:    in.Certificates,
+			SslPolicy:       in.SslPolicy,
+			AlpnPolicy:      in.AlpnPolicy,
+		}}
+		if in.MutualAuthentication != nil && in.MutualAuthentication.Mode != "" && in.MutualAuthentication.Mode != "off" {
+			return nil, nil, errConfig("MutualAuthentication.Mode: berth does not support mutual TLS")
 		}
-		return nil, apiErr(elbv2.ErrDuplicateListener, "A listener already exists on port %d of this load balancer", *in.Port)
-	}
-	if len(w.listenersOf(in.LoadBalancerArn)) >= maxListeners {
-		return nil, apiErr(elbv2.ErrTooManyListeners, "A load balancer can have at most %d listeners", maxListeners)
-	}
-	if err := s.checkPortFree(w, lbr.v, *in.Port, ""); err != nil {
-		return nil, err
-	}
-	id := newID()
-	l.ListenerArn = listenerARN(in.LoadBalancerArn, id)
-	l.DefaultRuleArn = ruleARN(l.ListenerArn, newID())
-	l.Tags = in.Tags
-	op, err := state.PutOp(state.ELBListenerKey(lbID, id), l, store.Absent)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	ops := []store.Op{op}
-	if certOp, err := s.selfSignedOp(w, lbID, lbr.v, needSelfSigned); err != nil {
-		return nil, err
-	} else if certOp != nil {
-		ops = append(ops, *certOp)
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.CreateListenerOutput{Listeners: []elbv2.Listener{l.Listener}}, nil
+		needSelfSigned, err := checkListener(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		if l.DefaultActions, err = checkActions(w, in.LoadBalancerArn, in.DefaultActions, "DefaultActions"); err != nil {
+			return nil, nil, err
+		}
+		for _, old := range w.listenersOf(in.LoadBalancerArn) {
+			if *old.v.Port != *in.Port {
+				continue
+			}
+			if old.v.Protocol == l.Protocol && reflect.DeepEqual(old.v.DefaultActions, l.DefaultActions) && reflect.DeepEqual(old.v.Certificates, l.Certificates) && old.v.SslPolicy == l.SslPolicy {
+				return &elbv2.CreateListenerOutput{Listeners: []elbv2.Listener{old.v.Listener}}, nil, nil
+			}
+			return nil, nil, apiErr(elbv2.ErrDuplicateListener, "A listener already exists on port %d of this load balancer", *in.Port)
+		}
+		if len(w.listenersOf(in.LoadBalancerArn)) >= maxListeners {
+			return nil, nil, apiErr(elbv2.ErrTooManyListeners, "A load balancer can have at most %d listeners", maxListeners)
+		}
+		if err := s.checkPortFree(w, lbr.v, *in.Port, ""); err != nil {
+			return nil, nil, err
+		}
+		id := newID()
+		l.ListenerArn = listenerARN(in.LoadBalancerArn, id)
+		l.DefaultRuleArn = ruleARN(l.ListenerArn, newID())
+		l.Tags = in.Tags
+		ops, err := put(state.ELBListenerKey(lbID, id), l, store.Absent)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ops, err = s.withSelfSigned(ops, w, lbID, lbr.v, needSelfSigned); err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.CreateListenerOutput{Listeners: []elbv2.Listener{l.Listener}}, ops, nil
+	})
 }
 
 // checkListener validates a listener's protocol and TLS members in place,
@@ -129,24 +119,22 @@ func checkListener(l *state.ELBListener) (selfSigned bool, err error) {
 	return false, errValidation("Protocol: '%s' is not a valid protocol", clip(l.Protocol))
 }
 
-// selfSignedOp returns the op storing a new self-signed certificate for
-// the load balancer, when a listener needs one and none is stored yet.
-func (s *Service) selfSignedOp(w *world, lbID string, lb *state.ELBLoadBalancer, need bool) (*store.Op, error) {
-	if !need {
-		return nil, nil
-	}
-	if _, ok := w.certs[lbID]; ok {
-		return nil, nil
+// withSelfSigned appends to ops the op storing a new self-signed
+// certificate for the load balancer, when a listener needs one and none is
+// stored yet.
+func (s *Service) withSelfSigned(ops []store.Op, w *world, lbID string, lb *state.ELBLoadBalancer, need bool) ([]store.Op, error) {
+	if _, stored := w.certs[lbID]; !need || stored {
+		return ops, nil
 	}
 	c, err := newSelfSigned(s.bindFor(lb.Scheme), s.now())
 	if err != nil {
 		return nil, errServer(err)
 	}
-	op, err := state.PutOp(state.ELBCertKey(lbID), c, store.Absent)
+	cert, err := put(state.ELBCertKey(lbID), c, store.Absent)
 	if err != nil {
-		return nil, errServer(err)
+		return nil, err
 	}
-	return &op, nil
+	return append(ops, cert...), nil
 }
 
 // checkPortFree refuses a port another berth listener uses (self excepted)
@@ -188,21 +176,14 @@ func (s *Service) DescribeListeners(ctx context.Context, in *elbv2.DescribeListe
 	}
 	var sel []rec[state.ELBListener]
 	if in.LoadBalancerArn != "" {
-		if _, ok := w.lbByARN(in.LoadBalancerArn); !ok {
-			return nil, errLBNotFound()
+		if _, err := w.lb(in.LoadBalancerArn); err != nil {
+			return nil, err
 		}
 		sel = w.listenersOf(in.LoadBalancerArn)
-	} else {
-		for _, a := range dedupe(in.ListenerArns) {
-			r, ok := w.listenerByARN(a)
-			if !ok {
-				return nil, errListenerNotFound()
-			}
-			sel = append(sel, r)
-		}
+	} else if sel, err = each(in.ListenerArns, w.listener); err != nil {
+		return nil, err
 	}
-	sortByKey(sel)
-	pg, next, err := page(sel, func(r rec[state.ELBListener]) string { return r.key }, in.Marker, in.PageSize)
+	pg, next, err := pageByKey(sel, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -228,67 +209,57 @@ func (s *Service) ModifyListener(ctx context.Context, in *elbv2.ModifyListenerIn
 	if in.MutualAuthentication != nil && in.MutualAuthentication.Mode != "" && in.MutualAuthentication.Mode != "off" {
 		return nil, errConfig("MutualAuthentication.Mode: berth does not support mutual TLS")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.listenerByARN(in.ListenerArn)
-	if !ok {
-		return nil, errListenerNotFound()
-	}
-	lbr, ok := w.lbByARN(r.v.LoadBalancerArn)
-	if !ok {
-		return nil, errListenerNotFound()
-	}
-	next := *r.v
-	if in.Port != nil {
-		next.Port = in.Port
-	}
-	if in.Protocol != "" && in.Protocol != next.Protocol {
-		next.Protocol = in.Protocol
-		if in.Protocol == elbv2.ProtocolEnumHTTP {
-			next.Certificates, next.SslPolicy = nil, ""
+	return update(ctx, s, func(w *world) (*elbv2.ModifyListenerOutput, []store.Op, error) {
+		r, err := w.listener(in.ListenerArn)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if in.Certificates != nil {
-		next.Certificates = in.Certificates
-	}
-	if in.SslPolicy != "" {
-		next.SslPolicy = in.SslPolicy
-	}
-	if in.AlpnPolicy != nil {
-		next.AlpnPolicy = in.AlpnPolicy
-	}
-	needSelfSigned, err := checkListener(&next)
-	if err != nil {
-		return nil, err
-	}
-	if in.DefaultActions != nil {
-		if next.DefaultActions, err = checkActions(w, next.LoadBalancerArn, in.DefaultActions, "DefaultActions"); err != nil {
-			return nil, err
+		lbr, ok := w.lbByARN(r.v.LoadBalancerArn)
+		if !ok {
+			return nil, nil, errListenerNotFound()
 		}
-	}
-	if *next.Port != *r.v.Port {
-		if err := s.checkPortFree(w, lbr.v, *next.Port, next.ListenerArn); err != nil {
-			return nil, err
+		next := *r.v
+		if in.Port != nil {
+			next.Port = in.Port
 		}
-	}
-	op, err := state.PutOp(r.key, &next, r.rev)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	ops := []store.Op{op}
-	if certOp, err := s.selfSignedOp(w, ref.lb, lbr.v, needSelfSigned); err != nil {
-		return nil, err
-	} else if certOp != nil {
-		ops = append(ops, *certOp)
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.ModifyListenerOutput{Listeners: []elbv2.Listener{next.Listener}}, nil
+		if in.Protocol != "" && in.Protocol != next.Protocol {
+			next.Protocol = in.Protocol
+			if in.Protocol == elbv2.ProtocolEnumHTTP {
+				next.Certificates, next.SslPolicy = nil, ""
+			}
+		}
+		if in.Certificates != nil {
+			next.Certificates = in.Certificates
+		}
+		if in.SslPolicy != "" {
+			next.SslPolicy = in.SslPolicy
+		}
+		if in.AlpnPolicy != nil {
+			next.AlpnPolicy = in.AlpnPolicy
+		}
+		needSelfSigned, err := checkListener(&next)
+		if err != nil {
+			return nil, nil, err
+		}
+		if in.DefaultActions != nil {
+			if next.DefaultActions, err = checkActions(w, next.LoadBalancerArn, in.DefaultActions, "DefaultActions"); err != nil {
+				return nil, nil, err
+			}
+		}
+		if *next.Port != *r.v.Port {
+			if err := s.checkPortFree(w, lbr.v, *next.Port, next.ListenerArn); err != nil {
+				return nil, nil, err
+			}
+		}
+		ops, err := put(r.key, &next, r.rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ops, err = s.withSelfSigned(ops, w, ref.lb, lbr.v, needSelfSigned); err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.ModifyListenerOutput{Listeners: []elbv2.Listener{next.Listener}}, ops, nil
+	})
 }
 
 // DeleteListener deletes a listener and its rules.
@@ -296,22 +267,15 @@ func (s *Service) DeleteListener(ctx context.Context, in *elbv2.DeleteListenerIn
 	if _, err := parseListenerARN(in.ListenerArn); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.listenerByARN(in.ListenerArn)
-	if !ok {
-		return nil, errListenerNotFound()
-	}
-	ops := []store.Op{store.DeleteIf(r.key, r.rev)}
-	for _, ru := range w.rulesOf(r.v.ListenerArn) {
-		ops = append(ops, store.DeleteIf(ru.key, ru.rev))
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.DeleteListenerOutput{}, nil
+	return update(ctx, s, func(w *world) (*elbv2.DeleteListenerOutput, []store.Op, error) {
+		r, err := w.listener(in.ListenerArn)
+		if err != nil {
+			return nil, nil, err
+		}
+		ops := []store.Op{store.DeleteIf(r.key, r.rev)}
+		for _, ru := range w.rulesOf(r.v.ListenerArn) {
+			ops = append(ops, store.DeleteIf(ru.key, ru.rev))
+		}
+		return &elbv2.DeleteListenerOutput{}, ops, nil
+	})
 }

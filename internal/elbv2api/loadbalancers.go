@@ -57,50 +57,43 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, in *elbv2.CreateLoadBa
 	if err := validateTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	if old, ok := w.lbByName(in.Name); ok {
-		if old.v.Scheme == scheme && old.v.Type == typ && old.v.IpAddressType == ipType {
-			return &elbv2.CreateLoadBalancerOutput{LoadBalancers: []elbv2.LoadBalancer{s.lbView(old.v)}}, nil
+	return update(ctx, s, func(w *world) (*elbv2.CreateLoadBalancerOutput, []store.Op, error) {
+		if old, ok := w.lbByName(in.Name); ok {
+			if old.v.Scheme == scheme && old.v.Type == typ && old.v.IpAddressType == ipType {
+				return &elbv2.CreateLoadBalancerOutput{LoadBalancers: []elbv2.LoadBalancer{s.lbView(old.v)}}, nil, nil
+			}
+			return nil, nil, apiErr(elbv2.ErrDuplicateLoadBalancerName, "A load balancer with the same name '%s' exists, but with different settings", in.Name)
 		}
-		return nil, apiErr(elbv2.ErrDuplicateLoadBalancerName, "A load balancer with the same name '%s' exists, but with different settings", in.Name)
-	}
-	if len(w.lbs) >= maxLoadBalancers {
-		return nil, apiErr(elbv2.ErrTooManyLoadBalancers, "The maximum number of load balancers (%d) has been reached", maxLoadBalancers)
-	}
-	id := newID()
-	rec := &state.ELBLoadBalancer{
-		LoadBalancer: elbv2.LoadBalancer{
-			LoadBalancerArn:       s.lbARN(in.Name, id),
-			LoadBalancerName:      in.Name,
-			CanonicalHostedZoneId: hostedZoneID,
-			CreatedTime:           elbv2.NewTime(s.nowUTC()),
-			Scheme:                scheme,
-			Type:                  typ,
-			IpAddressType:         ipType,
-			VpcId:                 "vpc-berth",
-			SecurityGroups:        in.SecurityGroups,
-		},
-		Tags: in.Tags,
-	}
-	for _, sn := range in.Subnets {
-		rec.AvailabilityZones = append(rec.AvailabilityZones, elbv2.AvailabilityZone{SubnetId: sn, ZoneName: s.region + "a"})
-	}
-	for _, sm := range in.SubnetMappings {
-		rec.AvailabilityZones = append(rec.AvailabilityZones, elbv2.AvailabilityZone{SubnetId: sm.SubnetId, ZoneName: s.region + "a"})
-	}
-	op, err := state.PutOp(state.ELBLoadBalancerKey(id), rec, store.Absent)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	if _, err := s.st.Txn(ctx, op); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.CreateLoadBalancerOutput{LoadBalancers: []elbv2.LoadBalancer{s.lbView(rec)}}, nil
+		if len(w.lbs) >= maxLoadBalancers {
+			return nil, nil, apiErr(elbv2.ErrTooManyLoadBalancers, "The maximum number of load balancers (%d) has been reached", maxLoadBalancers)
+		}
+		id := newID()
+		rec := &state.ELBLoadBalancer{
+			LoadBalancer: elbv2.LoadBalancer{
+				LoadBalancerArn:       s.lbARN(in.Name, id),
+				LoadBalancerName:      in.Name,
+				CanonicalHostedZoneId: hostedZoneID,
+				CreatedTime:           elbv2.NewTime(s.nowUTC()),
+				Scheme:                scheme,
+				Type:                  typ,
+				IpAddressType:         ipType,
+				VpcId:                 "vpc-berth",
+				SecurityGroups:        in.SecurityGroups,
+			},
+			Tags: in.Tags,
+		}
+		for _, sn := range in.Subnets {
+			rec.AvailabilityZones = append(rec.AvailabilityZones, elbv2.AvailabilityZone{SubnetId: sn, ZoneName: s.region + "a"})
+		}
+		for _, sm := range in.SubnetMappings {
+			rec.AvailabilityZones = append(rec.AvailabilityZones, elbv2.AvailabilityZone{SubnetId: sm.SubnetId, ZoneName: s.region + "a"})
+		}
+		ops, err := put(state.ELBLoadBalancerKey(id), rec, store.Absent)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.CreateLoadBalancerOutput{LoadBalancers: []elbv2.LoadBalancer{s.lbView(rec)}}, ops, nil
+	})
 }
 
 // lbView is the wire form of a stored load balancer: its DNS name is the
@@ -136,12 +129,8 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *elbv2.DescribeL
 	var sel []rec[state.ELBLoadBalancer]
 	switch {
 	case len(in.LoadBalancerArns) > 0:
-		for _, a := range dedupe(in.LoadBalancerArns) {
-			r, ok := w.lbByARN(a)
-			if !ok {
-				return nil, errLBNotFound()
-			}
-			sel = append(sel, r)
+		if sel, err = each(in.LoadBalancerArns, w.lb); err != nil {
+			return nil, err
 		}
 	case len(in.Names) > 0:
 		for _, n := range dedupe(in.Names) {
@@ -154,8 +143,7 @@ func (s *Service) DescribeLoadBalancers(ctx context.Context, in *elbv2.DescribeL
 	default:
 		sel = w.lbs
 	}
-	sortByKey(sel)
-	pg, next, err := page(sel, func(r rec[state.ELBLoadBalancer]) string { return r.key }, in.Marker, in.PageSize)
+	pg, next, err := pageByKey(sel, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -174,30 +162,23 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, in *elbv2.DeleteLoadBa
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.lbByARN(in.LoadBalancerArn)
-	if !ok {
-		return &elbv2.DeleteLoadBalancerOutput{}, nil
-	}
-	ops := []store.Op{store.DeleteIf(r.key, r.rev)}
-	for _, l := range w.listenersOf(r.v.LoadBalancerArn) {
-		ops = append(ops, store.DeleteIf(l.key, l.rev))
-		for _, ru := range w.rulesOf(l.v.ListenerArn) {
-			ops = append(ops, store.DeleteIf(ru.key, ru.rev))
+	return update(ctx, s, func(w *world) (*elbv2.DeleteLoadBalancerOutput, []store.Op, error) {
+		r, ok := w.lbByARN(in.LoadBalancerArn)
+		if !ok {
+			return &elbv2.DeleteLoadBalancerOutput{}, nil, nil
 		}
-	}
-	if c, ok := w.certs[id]; ok {
-		ops = append(ops, store.DeleteIf(c.key, c.rev))
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.DeleteLoadBalancerOutput{}, nil
+		ops := []store.Op{store.DeleteIf(r.key, r.rev)}
+		for _, l := range w.listenersOf(r.v.LoadBalancerArn) {
+			ops = append(ops, store.DeleteIf(l.key, l.rev))
+			for _, ru := range w.rulesOf(l.v.ListenerArn) {
+				ops = append(ops, store.DeleteIf(ru.key, ru.rev))
+			}
+		}
+		if c, ok := w.certs[id]; ok {
+			ops = append(ops, store.DeleteIf(c.key, c.rev))
+		}
+		return &elbv2.DeleteLoadBalancerOutput{}, ops, nil
+	})
 }
 
 // dedupe returns ss without repeats, in first-seen order.
@@ -214,4 +195,10 @@ func dedupe(ss []string) []string {
 // sortByKey sorts records by store key (the pagination order).
 func sortByKey[T any](rs []rec[T]) {
 	slices.SortFunc(rs, func(a, b rec[T]) int { return strings.Compare(a.key, b.key) })
+}
+
+// pageByKey sorts records by store key and returns the page after marker.
+func pageByKey[T any](rs []rec[T], marker string, pageSize *int32) ([]rec[T], string, error) {
+	sortByKey(rs)
+	return page(rs, func(r rec[T]) string { return r.key }, marker, pageSize)
 }

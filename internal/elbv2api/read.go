@@ -80,58 +80,74 @@ func (s *Service) read(ctx context.Context) (*world, error) {
 	return w, nil
 }
 
-func (w *world) lbByARN(arn string) (rec[state.ELBLoadBalancer], bool) {
-	for _, r := range w.lbs {
-		if r.v.LoadBalancerArn == arn {
+// find returns the first record whose value matches.
+func find[T any](rs []rec[T], match func(*T) bool) (rec[T], bool) {
+	for _, r := range rs {
+		if match(r.v) {
 			return r, true
 		}
 	}
-	return rec[state.ELBLoadBalancer]{}, false
+	return rec[T]{}, false
+}
+
+func (w *world) lbByARN(arn string) (rec[state.ELBLoadBalancer], bool) {
+	return find(w.lbs, func(v *state.ELBLoadBalancer) bool { return v.LoadBalancerArn == arn })
 }
 
 func (w *world) lbByName(name string) (rec[state.ELBLoadBalancer], bool) {
-	for _, r := range w.lbs {
-		if r.v.LoadBalancerName == name {
-			return r, true
-		}
-	}
-	return rec[state.ELBLoadBalancer]{}, false
+	return find(w.lbs, func(v *state.ELBLoadBalancer) bool { return v.LoadBalancerName == name })
 }
 
 func (w *world) tgByARN(arn string) (rec[state.ELBTargetGroup], bool) {
-	for _, r := range w.tgs {
-		if r.v.TargetGroupArn == arn {
-			return r, true
-		}
-	}
-	return rec[state.ELBTargetGroup]{}, false
+	return find(w.tgs, func(v *state.ELBTargetGroup) bool { return v.TargetGroupArn == arn })
 }
 
 func (w *world) tgByName(name string) (rec[state.ELBTargetGroup], bool) {
-	for _, r := range w.tgs {
-		if r.v.TargetGroupName == name {
-			return r, true
-		}
-	}
-	return rec[state.ELBTargetGroup]{}, false
+	return find(w.tgs, func(v *state.ELBTargetGroup) bool { return v.TargetGroupName == name })
 }
 
 func (w *world) listenerByARN(arn string) (rec[state.ELBListener], bool) {
-	for _, r := range w.listeners {
-		if r.v.ListenerArn == arn {
-			return r, true
-		}
-	}
-	return rec[state.ELBListener]{}, false
+	return find(w.listeners, func(v *state.ELBListener) bool { return v.ListenerArn == arn })
 }
 
 func (w *world) ruleByARN(arn string) (rec[state.ELBRule], bool) {
-	for _, r := range w.rules {
-		if r.v.RuleArn == arn {
-			return r, true
-		}
+	return find(w.rules, func(v *state.ELBRule) bool { return v.RuleArn == arn })
+}
+
+// lb, tg and listener look a resource up by ARN for an operation: a
+// missing one is ELB's NotFound error for its type.
+func (w *world) lb(arn string) (rec[state.ELBLoadBalancer], error) {
+	return orNotFound(w.lbByARN, arn, errLBNotFound)
+}
+
+func (w *world) tg(arn string) (rec[state.ELBTargetGroup], error) {
+	return orNotFound(w.tgByARN, arn, errTGNotFound)
+}
+
+func (w *world) listener(arn string) (rec[state.ELBListener], error) {
+	return orNotFound(w.listenerByARN, arn, errListenerNotFound)
+}
+
+func orNotFound[T any](lookup func(string) (rec[T], bool), arn string, notFound func() error) (rec[T], error) {
+	r, ok := lookup(arn)
+	if !ok {
+		return r, notFound()
 	}
-	return rec[state.ELBRule]{}, false
+	return r, nil
+}
+
+// each looks up every ARN once, in first-given order; the first missing
+// one is the lookup's error.
+func each[T any](arns []string, lookup func(string) (rec[T], error)) ([]rec[T], error) {
+	var out []rec[T]
+	for _, a := range dedupe(arns) {
+		r, err := lookup(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // listenersOf returns the listeners of a load balancer, in key order.

@@ -35,50 +35,43 @@ func (s *Service) CreateRule(ctx context.Context, in *elbv2.CreateRuleInput) (*e
 	if err := validateTags(in.Tags, "Tags"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	l, ok := w.listenerByARN(in.ListenerArn)
-	if !ok {
-		return nil, errListenerNotFound()
-	}
-	actions, err := checkActions(w, l.v.LoadBalancerArn, in.Actions, "Actions")
-	if err != nil {
-		return nil, err
-	}
-	prio := strconv.Itoa(int(*in.Priority))
-	rules := w.rulesOf(in.ListenerArn)
-	for _, r := range rules {
-		if r.v.Priority == prio {
-			return nil, apiErr(elbv2.ErrPriorityInUse, "Priority '%s' is currently in use", prio)
+	return update(ctx, s, func(w *world) (*elbv2.CreateRuleOutput, []store.Op, error) {
+		l, err := w.listener(in.ListenerArn)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if len(rules) >= maxRules {
-		return nil, apiErr(elbv2.ErrTooManyRules, "A listener can have at most %d rules", maxRules)
-	}
-	id := newID()
-	rule := &state.ELBRule{
-		Rule: elbv2.Rule{
-			RuleArn:    ruleARN(in.ListenerArn, id),
-			Priority:   prio,
-			Conditions: conds,
-			Actions:    actions,
-			IsDefault:  ptr(false),
-		},
-		ListenerArn: in.ListenerArn,
-		Tags:        in.Tags,
-	}
-	op, err := state.PutOp(state.ELBRuleKey(ref.lb, ref.listener, id), rule, store.Absent)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	if _, err := s.st.Txn(ctx, op); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.CreateRuleOutput{Rules: []elbv2.Rule{rule.Rule}}, nil
+		actions, err := checkActions(w, l.v.LoadBalancerArn, in.Actions, "Actions")
+		if err != nil {
+			return nil, nil, err
+		}
+		prio := strconv.Itoa(int(*in.Priority))
+		rules := w.rulesOf(in.ListenerArn)
+		for _, r := range rules {
+			if r.v.Priority == prio {
+				return nil, nil, apiErr(elbv2.ErrPriorityInUse, "Priority '%s' is currently in use", prio)
+			}
+		}
+		if len(rules) >= maxRules {
+			return nil, nil, apiErr(elbv2.ErrTooManyRules, "A listener can have at most %d rules", maxRules)
+		}
+		id := newID()
+		rule := &state.ELBRule{
+			Rule: elbv2.Rule{
+				RuleArn:    ruleARN(in.ListenerArn, id),
+				Priority:   prio,
+				Conditions: conds,
+				Actions:    actions,
+				IsDefault:  ptr(false),
+			},
+			ListenerArn: in.ListenerArn,
+			Tags:        in.Tags,
+		}
+		ops, err := put(state.ELBRuleKey(ref.lb, ref.listener, id), rule, store.Absent)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.CreateRuleOutput{Rules: []elbv2.Rule{rule.Rule}}, ops, nil
+	})
 }
 
 // defaultRule is the wire form of a listener's default rule.
@@ -130,9 +123,9 @@ func (s *Service) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInpu
 	}
 	var sel []keyed
 	if in.ListenerArn != "" {
-		l, ok := w.listenerByARN(in.ListenerArn)
-		if !ok {
-			return nil, errListenerNotFound()
+		l, err := w.listener(in.ListenerArn)
+		if err != nil {
+			return nil, err
 		}
 		rs := w.rulesOf(in.ListenerArn)
 		for _, r := range rs {
@@ -195,48 +188,46 @@ func (s *Service) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput) (*e
 			return nil, err
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, l, err := findRule(w, in.RuleArn)
-	if err != nil {
-		return nil, err
-	}
-	if l != nil {
-		if in.Conditions != nil {
-			return nil, apiErr(elbv2.ErrOperationNotPermitted, "The conditions of a default rule cannot be modified")
+	return update(ctx, s, func(w *world) (*elbv2.ModifyRuleOutput, []store.Op, error) {
+		r, l, err := findRule(w, in.RuleArn)
+		if err != nil {
+			return nil, nil, err
 		}
-		next := *l.v
+		if l != nil {
+			if in.Conditions != nil {
+				return nil, nil, apiErr(elbv2.ErrOperationNotPermitted, "The conditions of a default rule cannot be modified")
+			}
+			next := *l.v
+			if in.Actions != nil {
+				if next.DefaultActions, err = checkActions(w, next.LoadBalancerArn, in.Actions, "Actions"); err != nil {
+					return nil, nil, err
+				}
+			}
+			ops, err := put(l.key, &next, l.rev)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &elbv2.ModifyRuleOutput{Rules: []elbv2.Rule{defaultRule(&next)}}, ops, nil
+		}
+		next := *r.v
+		if conds != nil {
+			next.Conditions = conds
+		}
 		if in.Actions != nil {
-			if next.DefaultActions, err = checkActions(w, next.LoadBalancerArn, in.Actions, "Actions"); err != nil {
-				return nil, err
+			lr, ok := w.listenerByARN(next.ListenerArn)
+			if !ok {
+				return nil, nil, errRuleNotFound()
+			}
+			if next.Actions, err = checkActions(w, lr.v.LoadBalancerArn, in.Actions, "Actions"); err != nil {
+				return nil, nil, err
 			}
 		}
-		if err := s.put(ctx, l.key, &next, l.rev); err != nil {
-			return nil, err
+		ops, err := put(r.key, &next, r.rev)
+		if err != nil {
+			return nil, nil, err
 		}
-		return &elbv2.ModifyRuleOutput{Rules: []elbv2.Rule{defaultRule(&next)}}, nil
-	}
-	next := *r.v
-	if conds != nil {
-		next.Conditions = conds
-	}
-	if in.Actions != nil {
-		lr, ok := w.listenerByARN(next.ListenerArn)
-		if !ok {
-			return nil, errRuleNotFound()
-		}
-		if next.Actions, err = checkActions(w, lr.v.LoadBalancerArn, in.Actions, "Actions"); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.put(ctx, r.key, &next, r.rev); err != nil {
-		return nil, err
-	}
-	return &elbv2.ModifyRuleOutput{Rules: []elbv2.Rule{next.Rule}}, nil
+		return &elbv2.ModifyRuleOutput{Rules: []elbv2.Rule{next.Rule}}, ops, nil
+	})
 }
 
 // DeleteRule deletes a rule; the default rule cannot be deleted.
@@ -244,23 +235,16 @@ func (s *Service) DeleteRule(ctx context.Context, in *elbv2.DeleteRuleInput) (*e
 	if _, err := parseRuleARN(in.RuleArn); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, l, err := findRule(w, in.RuleArn)
-	if err != nil {
-		return nil, err
-	}
-	if l != nil {
-		return nil, apiErr(elbv2.ErrOperationNotPermitted, "A default rule cannot be deleted")
-	}
-	if _, err := s.st.Txn(ctx, store.DeleteIf(r.key, r.rev)); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.DeleteRuleOutput{}, nil
+	return update(ctx, s, func(w *world) (*elbv2.DeleteRuleOutput, []store.Op, error) {
+		r, l, err := findRule(w, in.RuleArn)
+		if err != nil {
+			return nil, nil, err
+		}
+		if l != nil {
+			return nil, nil, apiErr(elbv2.ErrOperationNotPermitted, "A default rule cannot be deleted")
+		}
+		return &elbv2.DeleteRuleOutput{}, []store.Op{store.DeleteIf(r.key, r.rev)}, nil
+	})
 }
 
 // SetRulePriorities changes the priorities of rules of one listener at
@@ -277,57 +261,50 @@ func (s *Service) SetRulePriorities(ctx context.Context, in *elbv2.SetRulePriori
 			return nil, errValidation("RulePriorities.member.%d.Priority: must be between 1 and 50000", i+1)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	changed := map[string]*state.ELBRule{} // by rule ARN
-	var recs []rec[state.ELBRule]
-	for _, p := range in.RulePriorities {
-		r, l, err := findRule(w, p.RuleArn)
-		if err != nil {
-			return nil, err
-		}
-		if l != nil {
-			return nil, apiErr(elbv2.ErrOperationNotPermitted, "The priority of a default rule cannot be changed")
-		}
-		if changed[p.RuleArn] != nil {
-			return nil, errValidation("RulePriorities: rule '%s' is given twice", p.RuleArn)
-		}
-		next := *r.v
-		next.Priority = strconv.Itoa(int(*p.Priority))
-		changed[p.RuleArn] = &next
-		recs = append(recs, *r)
-	}
-	// Every listener touched must end with unique priorities.
-	for _, r := range recs {
-		seen := map[string]bool{}
-		for _, other := range w.rulesOf(r.v.ListenerArn) {
-			v := other.v
-			if c := changed[v.RuleArn]; c != nil {
-				v = c
+	return update(ctx, s, func(w *world) (*elbv2.SetRulePrioritiesOutput, []store.Op, error) {
+		changed := map[string]*state.ELBRule{} // by rule ARN
+		var recs []rec[state.ELBRule]
+		for _, p := range in.RulePriorities {
+			r, l, err := findRule(w, p.RuleArn)
+			if err != nil {
+				return nil, nil, err
 			}
-			if seen[v.Priority] {
-				return nil, apiErr(elbv2.ErrPriorityInUse, "Priority '%s' is currently in use", v.Priority)
+			if l != nil {
+				return nil, nil, apiErr(elbv2.ErrOperationNotPermitted, "The priority of a default rule cannot be changed")
 			}
-			seen[v.Priority] = true
+			if changed[p.RuleArn] != nil {
+				return nil, nil, errValidation("RulePriorities: rule '%s' is given twice", p.RuleArn)
+			}
+			next := *r.v
+			next.Priority = strconv.Itoa(int(*p.Priority))
+			changed[p.RuleArn] = &next
+			recs = append(recs, *r)
 		}
-	}
-	ops := make([]store.Op, 0, len(recs))
-	out := &elbv2.SetRulePrioritiesOutput{}
-	for _, r := range recs {
-		next := changed[r.v.RuleArn]
-		op, err := state.PutOp(r.key, next, r.rev)
-		if err != nil {
-			return nil, errServer(err)
+		// Every listener touched must end with unique priorities.
+		for _, r := range recs {
+			seen := map[string]bool{}
+			for _, other := range w.rulesOf(r.v.ListenerArn) {
+				v := other.v
+				if c := changed[v.RuleArn]; c != nil {
+					v = c
+				}
+				if seen[v.Priority] {
+					return nil, nil, apiErr(elbv2.ErrPriorityInUse, "Priority '%s' is currently in use", v.Priority)
+				}
+				seen[v.Priority] = true
+			}
 		}
-		ops = append(ops, op)
-		out.Rules = append(out.Rules, next.Rule)
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return nil, errServer(err)
-	}
-	return out, nil
+		ops := make([]store.Op, 0, len(recs))
+		out := &elbv2.SetRulePrioritiesOutput{}
+		for _, r := range recs {
+			next := changed[r.v.RuleArn]
+			op, err := put(r.key, next, r.rev)
+			if err != nil {
+				return nil, nil, err
+			}
+			ops = append(ops, op...)
+			out.Rules = append(out.Rules, next.Rule)
+		}
+		return out, ops, nil
+	})
 }

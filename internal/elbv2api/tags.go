@@ -47,57 +47,52 @@ type tagged struct {
 
 // findTagged resolves a load balancer, target group, listener or rule ARN.
 func findTagged(w *world, arn, member string) (tagged, error) {
-	put := func(key string, v any, rev int64) func() (store.Op, error) {
-		return func() (store.Op, error) { return state.PutOp(key, v, rev) }
-	}
 	switch resourceType(arn) {
 	case "loadbalancer":
 		if _, err := parseLBARN(arn); err != nil {
 			return tagged{}, err
 		}
-		r, ok := w.lbByARN(arn)
-		if !ok {
-			return tagged{}, errLBNotFound()
-		}
-		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
+		return lookupTagged(w.lb, arn, func(v *state.ELBLoadBalancer) *[]elbv2.Tag { return &v.Tags })
 	case "targetgroup":
 		if _, err := parseTGARN(arn); err != nil {
 			return tagged{}, err
 		}
-		r, ok := w.tgByARN(arn)
-		if !ok {
-			return tagged{}, errTGNotFound()
-		}
-		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
+		return lookupTagged(w.tg, arn, func(v *state.ELBTargetGroup) *[]elbv2.Tag { return &v.Tags })
 	case "listener":
 		if _, err := parseListenerARN(arn); err != nil {
 			return tagged{}, err
 		}
-		r, ok := w.listenerByARN(arn)
-		if !ok {
-			return tagged{}, errListenerNotFound()
-		}
-		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
+		return lookupTagged(w.listener, arn, func(v *state.ELBListener) *[]elbv2.Tag { return &v.Tags })
 	case "listener-rule":
 		r, l, err := findRule(w, arn)
 		if err != nil {
 			return tagged{}, err
 		}
 		if l != nil {
-			next := *l.v
-			return tagged{l.v.DefaultRuleTags, func(t []elbv2.Tag) (store.Op, error) {
-				next.DefaultRuleTags = t
-				*l.v = next
-				return put(l.key, &next, l.rev)()
-			}}, nil
+			return taggedOf(*l, func(v *state.ELBListener) *[]elbv2.Tag { return &v.DefaultRuleTags }), nil
 		}
-		next := *r.v
-		return tagged{r.v.Tags, func(t []elbv2.Tag) (store.Op, error) { next.Tags = t; *r.v = next; return put(r.key, &next, r.rev)() }}, nil
+		return taggedOf(*r, func(v *state.ELBRule) *[]elbv2.Tag { return &v.Tags }), nil
 	}
 	return tagged{}, errValidation("%s: '%s' is not a valid load balancer, target group, listener or rule ARN", member, clip(arn))
+}
+
+// lookupTagged is taggedOf the record lookup finds for arn.
+func lookupTagged[T any](lookup func(string) (rec[T], error), arn string, tags func(*T) *[]elbv2.Tag) (tagged, error) {
+	r, err := lookup(arn)
+	if err != nil {
+		return tagged{}, err
+	}
+	return taggedOf(r, tags), nil
+}
+
+// taggedOf is the tags of record r, held in the field tags points to.
+func taggedOf[T any](r rec[T], tags func(*T) *[]elbv2.Tag) tagged {
+	next := *r.v
+	return tagged{*tags(r.v), func(t []elbv2.Tag) (store.Op, error) {
+		*tags(&next) = t
+		*r.v = next
+		return state.PutOp(r.key, &next, r.rev)
+	}}
 }
 
 // AddTags adds or overwrites tags on resources.
@@ -141,40 +136,34 @@ func (s *Service) changeTags(ctx context.Context, arns []string, change func([]e
 	if len(arns) > 20 {
 		return errValidation("ResourceArns: at most 20 ARNs")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return errServer(err)
-	}
-	// A listener and its default rule share a record: later changes see
-	// earlier ones (write updates w), and the last op per key wins.
-	var ops []store.Op
-	at := map[string]int{}
-	for i, a := range dedupe(arns) {
-		t, err := findTagged(w, a, fmt.Sprintf("ResourceArns.member.%d", i+1))
-		if err != nil {
-			return err
+	_, err := update(ctx, s, func(w *world) (struct{}, []store.Op, error) {
+		// A listener and its default rule share a record: later changes
+		// see earlier ones (write updates w), and the last op per key wins.
+		var ops []store.Op
+		at := map[string]int{}
+		for i, a := range dedupe(arns) {
+			t, err := findTagged(w, a, fmt.Sprintf("ResourceArns.member.%d", i+1))
+			if err != nil {
+				return struct{}{}, nil, err
+			}
+			tags, err := change(t.tags)
+			if err != nil {
+				return struct{}{}, nil, err
+			}
+			op, err := t.write(tags)
+			if err != nil {
+				return struct{}{}, nil, errServer(err)
+			}
+			if i, ok := at[op.Key]; ok {
+				ops[i] = op
+				continue
+			}
+			at[op.Key] = len(ops)
+			ops = append(ops, op)
 		}
-		tags, err := change(t.tags)
-		if err != nil {
-			return err
-		}
-		op, err := t.write(tags)
-		if err != nil {
-			return errServer(err)
-		}
-		if i, ok := at[op.Key]; ok {
-			ops[i] = op
-			continue
-		}
-		at[op.Key] = len(ops)
-		ops = append(ops, op)
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
-		return errServer(err)
-	}
-	return nil
+		return struct{}{}, ops, nil
+	})
+	return err
 }
 
 // DescribeTags returns the tags of up to 20 resources.

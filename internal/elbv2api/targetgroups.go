@@ -99,34 +99,27 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in *elbv2.CreateTargetG
 		return nil, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	if old, ok := w.tgByName(in.Name); ok {
-		same := old.v.TargetGroup
-		same.TargetGroupArn = ""
-		if reflect.DeepEqual(same, tg) {
-			return &elbv2.CreateTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(old.v, w.tgLoadBalancers())}}, nil
+	return update(ctx, s, func(w *world) (*elbv2.CreateTargetGroupOutput, []store.Op, error) {
+		if old, ok := w.tgByName(in.Name); ok {
+			same := old.v.TargetGroup
+			same.TargetGroupArn = ""
+			if reflect.DeepEqual(same, tg) {
+				return &elbv2.CreateTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(old.v, w.tgLoadBalancers())}}, nil, nil
+			}
+			return nil, nil, apiErr(elbv2.ErrDuplicateTargetGroupName, "A target group with the same name '%s' exists, but with different settings", in.Name)
 		}
-		return nil, apiErr(elbv2.ErrDuplicateTargetGroupName, "A target group with the same name '%s' exists, but with different settings", in.Name)
-	}
-	if len(w.tgs) >= maxTargetGroups {
-		return nil, apiErr(elbv2.ErrTooManyTargetGroups, "The maximum number of target groups (%d) has been reached", maxTargetGroups)
-	}
-	id := newID()
-	tg.TargetGroupArn = s.tgARN(in.Name, id)
-	rec := &state.ELBTargetGroup{TargetGroup: tg, Attributes: defaultAttributes(), Tags: in.Tags}
-	op, err := state.PutOp(state.ELBTargetGroupKey(id), rec, store.Absent)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	if _, err := s.st.Txn(ctx, op); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.CreateTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(rec, nil)}}, nil
+		if len(w.tgs) >= maxTargetGroups {
+			return nil, nil, apiErr(elbv2.ErrTooManyTargetGroups, "The maximum number of target groups (%d) has been reached", maxTargetGroups)
+		}
+		id := newID()
+		tg.TargetGroupArn = s.tgARN(in.Name, id)
+		rec := &state.ELBTargetGroup{TargetGroup: tg, Attributes: defaultAttributes(), Tags: in.Tags}
+		ops, err := put(state.ELBTargetGroupKey(id), rec, store.Absent)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.CreateTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(rec, nil)}}, ops, nil
+	})
 }
 
 func checkPort(p int32, member string) error {
@@ -291,12 +284,8 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTa
 	var sel []rec[state.ELBTargetGroup]
 	switch {
 	case len(in.TargetGroupArns) > 0:
-		for _, a := range dedupe(in.TargetGroupArns) {
-			r, ok := w.tgByARN(a)
-			if !ok {
-				return nil, errTGNotFound()
-			}
-			sel = append(sel, r)
+		if sel, err = each(in.TargetGroupArns, w.tg); err != nil {
+			return nil, err
 		}
 	case len(in.Names) > 0:
 		for _, nm := range dedupe(in.Names) {
@@ -307,8 +296,8 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTa
 			sel = append(sel, r)
 		}
 	case in.LoadBalancerArn != "":
-		if _, ok := w.lbByARN(in.LoadBalancerArn); !ok {
-			return nil, errLBNotFound()
+		if _, err := w.lb(in.LoadBalancerArn); err != nil {
+			return nil, err
 		}
 		for _, r := range w.tgs {
 			for _, l := range lbs[r.v.TargetGroupArn] {
@@ -321,8 +310,7 @@ func (s *Service) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTa
 	default:
 		sel = w.tgs
 	}
-	sortByKey(sel)
-	pg, next, err := page(sel, func(r rec[state.ELBTargetGroup]) string { return r.key }, in.Marker, in.PageSize)
+	pg, next, err := pageByKey(sel, in.Marker, in.PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -338,29 +326,26 @@ func (s *Service) ModifyTargetGroup(ctx context.Context, in *elbv2.ModifyTargetG
 	if _, err := parseTGARN(in.TargetGroupArn); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.tgByARN(in.TargetGroupArn)
-	if !ok {
-		return nil, errTGNotFound()
-	}
-	next := *r.v
-	hc := healthCheck{
-		Enabled: in.HealthCheckEnabled, Protocol: in.HealthCheckProtocol, Port: in.HealthCheckPort, Path: in.HealthCheckPath,
-		Interval: in.HealthCheckIntervalSeconds, Timeout: in.HealthCheckTimeoutSeconds,
-		Healthy: in.HealthyThresholdCount, Unhealthy: in.UnhealthyThresholdCount, Matcher: in.Matcher,
-	}
-	if err := applyHealthCheck(&next.TargetGroup, hc, false); err != nil {
-		return nil, err
-	}
-	if err := s.put(ctx, r.key, &next, r.rev); err != nil {
-		return nil, err
-	}
-	return &elbv2.ModifyTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(&next, w.tgLoadBalancers())}}, nil
+	return update(ctx, s, func(w *world) (*elbv2.ModifyTargetGroupOutput, []store.Op, error) {
+		r, err := w.tg(in.TargetGroupArn)
+		if err != nil {
+			return nil, nil, err
+		}
+		next := *r.v
+		hc := healthCheck{
+			Enabled: in.HealthCheckEnabled, Protocol: in.HealthCheckProtocol, Port: in.HealthCheckPort, Path: in.HealthCheckPath,
+			Interval: in.HealthCheckIntervalSeconds, Timeout: in.HealthCheckTimeoutSeconds,
+			Healthy: in.HealthyThresholdCount, Unhealthy: in.UnhealthyThresholdCount, Matcher: in.Matcher,
+		}
+		if err := applyHealthCheck(&next.TargetGroup, hc, false); err != nil {
+			return nil, nil, err
+		}
+		ops, err := put(r.key, &next, r.rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &elbv2.ModifyTargetGroupOutput{TargetGroups: []elbv2.TargetGroup{tgView(&next, w.tgLoadBalancers())}}, ops, nil
+	})
 }
 
 // DeleteTargetGroup deletes a target group no listener or rule forwards
@@ -369,35 +354,16 @@ func (s *Service) DeleteTargetGroup(ctx context.Context, in *elbv2.DeleteTargetG
 	if _, err := parseTGARN(in.TargetGroupArn); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return nil, errServer(err)
-	}
-	r, ok := w.tgByARN(in.TargetGroupArn)
-	if !ok {
-		return &elbv2.DeleteTargetGroupOutput{}, nil
-	}
-	if lbs := w.tgLoadBalancers()[in.TargetGroupArn]; len(lbs) > 0 {
-		return nil, apiErr(elbv2.ErrResourceInUse, "Target group '%s' is currently in use by a listener or a rule", in.TargetGroupArn)
-	}
-	if _, err := s.st.Txn(ctx, store.DeleteIf(r.key, r.rev)); err != nil {
-		return nil, errServer(err)
-	}
-	return &elbv2.DeleteTargetGroupOutput{}, nil
-}
-
-// put writes v at key if it is still at revision rev.
-func (s *Service) put(ctx context.Context, key string, v any, rev int64) error {
-	op, err := state.PutOp(key, v, rev)
-	if err != nil {
-		return errServer(err)
-	}
-	if _, err := s.st.Txn(ctx, op); err != nil {
-		return errServer(err)
-	}
-	return nil
+	return update(ctx, s, func(w *world) (*elbv2.DeleteTargetGroupOutput, []store.Op, error) {
+		r, ok := w.tgByARN(in.TargetGroupArn)
+		if !ok {
+			return &elbv2.DeleteTargetGroupOutput{}, nil, nil
+		}
+		if lbs := w.tgLoadBalancers()[in.TargetGroupArn]; len(lbs) > 0 {
+			return nil, nil, apiErr(elbv2.ErrResourceInUse, "Target group '%s' is currently in use by a listener or a rule", in.TargetGroupArn)
+		}
+		return &elbv2.DeleteTargetGroupOutput{}, []store.Op{store.DeleteIf(r.key, r.rev)}, nil
+	})
 }
 
 func ptr[T any](v T) *T { return &v }

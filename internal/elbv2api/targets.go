@@ -120,40 +120,38 @@ func (s *Service) changeTargetsOnce(ctx context.Context, tgARN string, targets [
 			return errValidation("Targets.member.%d.Port: must be between 1 and 65535", i+1)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, err := s.read(ctx)
-	if err != nil {
-		return errServer(err)
-	}
-	r, ok := w.tgByARN(tgARN)
-	if !ok {
-		return errTGNotFound()
-	}
-	next := *r.v
-	next.Targets = slices.Clone(r.v.Targets)
-	changed := false
-	for _, t := range targets {
-		if t.Port == 0 {
-			t.Port = *r.v.Port
+	_, err := update(ctx, s, func(w *world) (struct{}, []store.Op, error) {
+		r, err := w.tg(tgARN)
+		if err != nil {
+			return struct{}{}, nil, err
 		}
-		i := slices.IndexFunc(next.Targets, func(x state.ELBTarget) bool { return x.ID == t.ID && x.Port == t.Port })
-		switch {
-		case add && i < 0:
-			next.Targets = append(next.Targets, state.ELBTarget{ID: t.ID, Port: t.Port, AvailabilityZone: t.AZ})
-			changed = true
-		case !add && i >= 0:
-			next.Targets = slices.Delete(next.Targets, i, i+1)
-			changed = true
+		next := *r.v
+		next.Targets = slices.Clone(r.v.Targets)
+		changed := false
+		for _, t := range targets {
+			if t.Port == 0 {
+				t.Port = *r.v.Port
+			}
+			i := slices.IndexFunc(next.Targets, func(x state.ELBTarget) bool { return x.ID == t.ID && x.Port == t.Port })
+			switch {
+			case add && i < 0:
+				next.Targets = append(next.Targets, state.ELBTarget{ID: t.ID, Port: t.Port, AvailabilityZone: t.AZ})
+				changed = true
+			case !add && i >= 0:
+				next.Targets = slices.Delete(next.Targets, i, i+1)
+				changed = true
+			}
 		}
-	}
-	if !changed {
-		return nil
-	}
-	if len(next.Targets) > maxTargets {
-		return apiErr(elbv2.ErrTooManyTargets, "A target group can have at most %d targets", maxTargets)
-	}
-	return s.put(ctx, r.key, &next, r.rev)
+		if !changed {
+			return struct{}{}, nil, nil
+		}
+		if len(next.Targets) > maxTargets {
+			return struct{}{}, nil, apiErr(elbv2.ErrTooManyTargets, "A target group can have at most %d targets", maxTargets)
+		}
+		ops, err := put(r.key, &next, r.rev)
+		return struct{}{}, ops, err
+	})
+	return err
 }
 
 // TargetGroupInfo is what berth's ECS service controller needs to know
@@ -219,9 +217,9 @@ func (s *Service) DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTa
 	if err != nil {
 		return nil, errServer(err)
 	}
-	r, ok := w.tgByARN(in.TargetGroupArn)
-	if !ok {
-		return nil, errTGNotFound()
+	r, err := w.tg(in.TargetGroupArn)
+	if err != nil {
+		return nil, err
 	}
 	var observed []lb.TargetState
 	if s.health != nil {
