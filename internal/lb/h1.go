@@ -169,22 +169,13 @@ func parseRequest(head []byte, r *request) error {
 			r.contentLength = n
 			continue
 		case fieldIs(h.name, "transfer-encoding"):
-			if r.chunked || !bytes.EqualFold(v, []byte("chunked")) {
+			if !onlyChunked(v, r.chunked) {
 				return &statusError{http.StatusNotImplemented, "unsupported transfer encoding"}
 			}
 			r.chunked = true
 			continue
 		case fieldIs(h.name, "connection"):
-			for tok := range tokens(v) {
-				switch {
-				case bytes.EqualFold(tok, []byte("close")):
-					r.close = true
-				case bytes.EqualFold(tok, []byte("keep-alive")):
-					keepAlive = true
-				default:
-					r.connection = append(r.connection, tok)
-				}
-			}
+			r.connection = connectionTokens(v, &r.close, &keepAlive, r.connection)
 			continue
 		case fieldIs(h.name, "expect"):
 			if !bytes.EqualFold(v, []byte("100-continue")) {
@@ -235,6 +226,31 @@ type response struct {
 	connection    [][]byte
 }
 
+// connectionTokens reads a Connection header's value: "close" sets
+// *closeConn, "keep-alive" sets *keepAlive, and every other token (the
+// name of one more hop-by-hop field) is appended to extra, which it
+// returns.
+func connectionTokens(v []byte, closeConn, keepAlive *bool, extra [][]byte) [][]byte {
+	for tok := range tokens(v) {
+		switch {
+		case bytes.EqualFold(tok, []byte("close")):
+			*closeConn = true
+		case bytes.EqualFold(tok, []byte("keep-alive")):
+			*keepAlive = true
+		default:
+			extra = append(extra, tok)
+		}
+	}
+	return extra
+}
+
+// onlyChunked reports whether a Transfer-Encoding value is "chunked"
+// alone, and the first such header (already: one was seen): other codings
+// would need re-framing, which the proxy does not do.
+func onlyChunked(v []byte, already bool) bool {
+	return !already && bytes.EqualFold(v, []byte("chunked"))
+}
+
 // parseResponse parses an upstream response head into r.
 func parseResponse(head []byte, r *response) error {
 	*r = response{headers: r.headers[:0], connection: r.connection[:0], contentLength: -1}
@@ -271,23 +287,13 @@ func parseResponse(head []byte, r *response) error {
 			r.contentLength = n
 			continue
 		case fieldIs(h.name, "transfer-encoding"):
-			// Only chunked alone: other codings would need re-framing.
-			if r.chunked || !bytes.EqualFold(v, []byte("chunked")) {
+			if !onlyChunked(v, r.chunked) {
 				return errMalformed
 			}
 			r.chunked = true
 			continue
 		case fieldIs(h.name, "connection"):
-			for tok := range tokens(v) {
-				switch {
-				case bytes.EqualFold(tok, []byte("close")):
-					r.close = true
-				case bytes.EqualFold(tok, []byte("keep-alive")):
-					keepAlive = true
-				default:
-					r.connection = append(r.connection, tok)
-				}
-			}
+			r.connection = connectionTokens(v, &r.close, &keepAlive, r.connection)
 			continue
 		}
 		r.headers = append(r.headers, h)
