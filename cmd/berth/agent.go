@@ -73,6 +73,7 @@ deregister the instance) before stopping the agent.`,
 	f.StringVar(&runtimeName, "runtime", "", "container runtime: docker or process (default: docker when an engine answers, else process)")
 	f.StringVar(&cfg.Hostname, "hostname", "", "host name reported for the instance (default: this host's name)")
 	f.StringVar(&cfg.AvailabilityZone, "availability-zone", "", "value of the instance's ecs.availability-zone attribute")
+	f.StringVar(&cfg.PublishAddress, "publish-address", "", "host address task ports bind and report (default 127.0.0.1; on a fleet, this host's address the server can reach, so the load balancer reaches its tasks)")
 	f.StringArrayVar(&attributes, "attribute", nil, "instance attribute as key=value (repeatable)")
 	f.Int32Var(&cfg.CPU, "cpu", 0, "CPU units to offer, 1024 per core (default: 1024 × this host's cores)")
 	f.Int32Var(&cfg.Memory, "memory", 0, "memory to offer, in MiB (default: this host's RAM minus a reserve for the system)")

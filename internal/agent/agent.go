@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	goruntime "runtime"
 	"slices"
@@ -126,7 +127,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	shipper.keepOnly(ids)
 	tasks := newTaskManager(runnerDeps{
 		rt: a.cfg.Runtime, clock: a.clock, log: a.cfg.Logger.With("component", "task"),
-		cluster: a.cfg.Cluster, agentID: id.AgentID, interval: a.cfg.StatusInterval,
+		cluster: a.cfg.Cluster, agentID: id.AgentID, publish: publishAddr(a.cfg.PublishAddress), interval: a.cfg.StatusInterval,
 		retryMin: a.cfg.RetryMin, retryMax: a.cfg.RetryMax,
 		report: a.reporter.update, follow: shipper.follow,
 	}, found)
@@ -510,4 +511,11 @@ func (a *Agent) sendLogs(ctx context.Context, streams []agent.LogStream) error {
 		return nil
 	}
 	return err
+}
+
+// publishAddr parses a validated Config.PublishAddress ("" gives the
+// invalid Addr: the runtime's default).
+func publishAddr(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s)
+	return a
 }

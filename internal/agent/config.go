@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"time"
@@ -81,6 +82,14 @@ type Config struct {
 	// (--hostname). `berth agent` defaults it to the host's name; empty
 	// lets the server make one up.
 	Hostname string
+	// PublishAddress is the host address containers' port mappings bind
+	// (--publish-address); default 127.0.0.1, so nothing a task publishes
+	// is reachable from other machines. On a fleet whose server runs the
+	// load balancer on another host, set this host's address that the
+	// server can reach: tasks' networkBindings report it, and the load
+	// balancer's targets use it. 0.0.0.0 binds every address (targets then
+	// use 127.0.0.1).
+	PublishAddress string
 	// AvailabilityZone becomes the ecs.availability-zone attribute
 	// (--availability-zone); empty omits it.
 	AvailabilityZone string
@@ -206,6 +215,11 @@ func (c Config) Validate() error {
 	}
 	if c.JoinToken == "" {
 		return errors.New("--join-token: required (or set BERTH_JOIN_TOKEN); the server prints it at start")
+	}
+	if c.PublishAddress != "" {
+		if a, err := netip.ParseAddr(c.PublishAddress); err != nil || a.Zone() != "" {
+			return fmt.Errorf("--publish-address: %q is not an IP address", c.PublishAddress)
+		}
 	}
 	if len(c.JoinToken) < minJoinToken {
 		return fmt.Errorf("--join-token: at least %d characters, got %d", minJoinToken, len(c.JoinToken))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"sync"
 	"time"
@@ -83,6 +84,7 @@ type runnerDeps struct {
 	log      *slog.Logger
 	cluster  string
 	agentID  string
+	publish  netip.Addr    // Config.PublishAddress; invalid: the runtime's default
 	interval time.Duration // StatusInterval
 	retryMin time.Duration
 	retryMax time.Duration
@@ -183,7 +185,7 @@ func newTaskRunner(d runnerDeps, at agent.AssignedTask, adopt []runtime.Containe
 		def = withOverride(def, overrideFor(t.Overrides, def.Name))
 		def.Image = pinnedImage(def.Image, taskContainerDigest(&t, def.Name))
 		c := &containerRun{name: def.Name, def: def, essential: essential(def), health: runtime.HealthUnknown}
-		c.spec, c.specErr = containerSpec(d.cluster, d.agentID, r.taskID, def)
+		c.spec, c.specErr = containerSpec(d.cluster, d.agentID, r.taskID, def, d.publish)
 		c.group, c.stream = logNames(r.family, r.taskID, def)
 		for _, ac := range adopt {
 			if ac.Name == def.Name && c.id == "" {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -357,7 +358,7 @@ func TestRunnerAdoptsExitedEssential(t *testing.T) {
 func TestRunnerCreateNameInUseAdopts(t *testing.T) {
 	f := fake.New(fake.Config{})
 	at := assignedTask(def("web", "nginx"))
-	spec, err := containerSpec(testCluster, "agent1", testTaskID, at.TaskDefinition.ContainerDefinitions[0])
+	spec, err := containerSpec(testCluster, "agent1", testTaskID, at.TaskDefinition.ContainerDefinitions[0], netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}

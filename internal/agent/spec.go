@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -80,7 +81,9 @@ func seconds(v *int32) time.Duration {
 // containerSpec maps a container definition (overrides applied) onto the
 // runtime's ContainerSpec. It does no I/O; the runtime validates the result
 // again in Create.
-func containerSpec(cluster, agentID, taskID string, def ecs.ContainerDefinition) (runtime.ContainerSpec, error) {
+// publish, when valid, is the host address port mappings bind
+// (Config.PublishAddress); else the runtime's default, 127.0.0.1.
+func containerSpec(cluster, agentID, taskID string, def ecs.ContainerDefinition, publish netip.Addr) (runtime.ContainerSpec, error) {
 	spec := runtime.ContainerSpec{
 		Cluster:    cluster,
 		Task:       taskID,
@@ -116,7 +119,7 @@ func containerSpec(cluster, agentID, taskID string, def ecs.ContainerDefinition)
 		if pm.ContainerPort == nil {
 			return spec, fmt.Errorf("%s: containerPort is required (port ranges are not supported)", f)
 		}
-		m := runtime.PortMapping{Protocol: runtime.Protocol(strings.ToLower(pm.Protocol))}
+		m := runtime.PortMapping{Protocol: runtime.Protocol(strings.ToLower(pm.Protocol)), HostIP: publish}
 		if *pm.ContainerPort < 1 || *pm.ContainerPort > 65535 {
 			return spec, fmt.Errorf("%s.containerPort: %d is not a port", f, *pm.ContainerPort)
 		}

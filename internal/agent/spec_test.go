@@ -202,7 +202,7 @@ func TestContainerSpec(t *testing.T) {
 		Essential:        new(true),
 		LogConfiguration: &ecs.LogConfiguration{LogDriver: "awslogs"},
 	}
-	got, err := containerSpec("prod", "agent1", "task1", def)
+	got, err := containerSpec("prod", "agent1", "task1", def, netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestContainerSpec(t *testing.T) {
 	}
 
 	bad := ecs.ContainerDefinition{Name: "x", Image: "x", PortMappings: []ecs.PortMapping{{ContainerPortRange: "8000-8010"}}}
-	if _, err := containerSpec("c", "a", "t", bad); err == nil {
+	if _, err := containerSpec("c", "a", "t", bad, netip.Addr{}); err == nil {
 		t.Error("port range: got no error, want one")
 	}
 }
@@ -323,5 +323,20 @@ func TestPinnedImage(t *testing.T) {
 		if got := pinnedImage(c.image, c.digest); got != c.want {
 			t.Errorf("pinnedImage(%q, %q) = %q, want %q", c.image, c.digest, got, c.want)
 		}
+	}
+}
+
+func TestContainerSpecPublishAddress(t *testing.T) {
+	def := ecs.ContainerDefinition{Name: "web", Image: "web:1", PortMappings: []ecs.PortMapping{{ContainerPort: new(int32(8080))}}}
+	got, err := containerSpec("c", "a", "t", def, netip.MustParseAddr("10.1.2.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PortMappings) != 1 || got.PortMappings[0].HostIP != netip.MustParseAddr("10.1.2.3") {
+		t.Errorf("port mappings %+v, want one bound to 10.1.2.3 (--publish-address)", got.PortMappings)
+	}
+	got, _ = containerSpec("c", "a", "t", def, netip.Addr{})
+	if got.WithDefaults(runtime.Ulimit{}).PortMappings[0].HostIP != runtime.DefaultHostIP {
+		t.Errorf("without a publish address: %+v, want the runtime's default 127.0.0.1", got.PortMappings)
 	}
 }

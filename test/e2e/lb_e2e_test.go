@@ -587,3 +587,44 @@ func TestLoadBalancerHTTPS(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLoadBalancerPublishAddress runs a process-runtime agent that
+// publishes task ports on 127.0.0.2 (--publish-address, as a host of a
+// fleet would publish on its own address): the tasks' bindings report it,
+// the target group registers it, and the load balancer reaches them there.
+func TestLoadBalancerPublishAddress(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	cluster := "pub-" + randomHex(4)
+	startAgent(t, srv, agentOptions{Runtime: runtimeProcess, Cluster: cluster, Args: []string{"--publish-address", "127.0.0.2"}})
+	app := newTestApp(t, runtimeProcess)
+	c := newELBClient(srv)
+	ctx := ctxT(t)
+	lbOut, err := c.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("pub"), Scheme: elbtypes.LoadBalancerSchemeEnumInternal})
+	ok(t, err)
+	tgOut, err := c.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{Name: aws.String("pub"), Protocol: elbtypes.ProtocolEnumHttp,
+		Port: aws.Int32(8080), TargetType: elbtypes.TargetTypeEnumIp, HealthCheckPath: aws.String("/health")})
+	ok(t, err)
+	tg := aws.ToString(tgOut.TargetGroups[0].TargetGroupArn)
+	port := freePort(t)
+	_, err = c.CreateListener(ctx, &elb.CreateListenerInput{LoadBalancerArn: lbOut.LoadBalancers[0].LoadBalancerArn,
+		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(port)),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}})
+	ok(t, err)
+	td := mustTaskDef(t, ctx, srv.ecs, &ecs.RegisterTaskDefinitionInput{Family: aws.String("pub"), NetworkMode: types.NetworkModeBridge,
+		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("web"), Image: aws.String(app.Image), Command: []string{"serve"},
+			Memory: aws.Int32(64), Essential: aws.Bool(true), PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080)}}}}})
+	_, err = srv.ecs.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td), DesiredCount: aws.Int32(1),
+		LoadBalancers: []types.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}}})
+	ok(t, err)
+	t.Cleanup(func() {
+		_, _ = srv.ecs.DeleteService(context.Background(), &ecs.DeleteServiceInput{Cluster: aws.String(cluster), Service: aws.String("web"), Force: aws.Bool(true)})
+	})
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "hello from testapp\n")
+	th, err := c.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg)})
+	ok(t, err)
+	if len(th.TargetHealthDescriptions) != 1 || aws.ToString(th.TargetHealthDescriptions[0].Target.Id) != "127.0.0.2" {
+		t.Errorf("targets %+v, want one on 127.0.0.2", th.TargetHealthDescriptions)
+	}
+}
