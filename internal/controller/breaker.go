@@ -3,6 +3,7 @@ package controller
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -115,13 +116,25 @@ func (v *view) checkBreaker() {
 		return
 	}
 	target, base := v.rollbackTarget()
-	if target == nil || target.TaskDefinition == "" || target.TaskDefinition == p.TaskDefinition {
+	if target == nil || target.TaskDefinition == "" || (target.TaskDefinition == p.TaskDefinition && !v.otherImages(target.DeploymentID, p.Id)) {
 		// Nothing completed before, or the failed deployment already runs
-		// what completed (it was a rollback itself): stay FAILED.
+		// what completed (it was a rollback itself, or a redeploy of the
+		// same images): stay FAILED.
 		return
 	}
 	v.out.Rollback = &Rollback{Failed: p.Id, To: *target, Base: base}
 	v.out.Events = append(v.out.Events, rollingBackEvent(v.svc.ServiceName, target.DeploymentID))
+}
+
+// otherImages reports whether deployments a and b resolved their images
+// to different digests (a redeploy of the same task definition after a tag
+// moved). Unknown digests count as the same: nothing to go back to.
+func (v *view) otherImages(a, b string) bool {
+	pa, pb := v.in.ImageDigests[a], v.in.ImageDigests[b]
+	if len(pa) == 0 || len(pb) == 0 {
+		return false
+	}
+	return !maps.Equal(pa, pb)
 }
 
 // newDeploymentID returns an ID of ECS's form: "ecs-svc/" and 19 digits

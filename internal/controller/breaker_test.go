@@ -63,6 +63,7 @@ func TestPlanCircuitBreaker(t *testing.T) {
 		svc     *ecs.Service
 		tasks   []*ecs.Task
 		last    *Completed
+		digests map[string]map[string]string
 		tripped bool
 		want    *Rollback
 	}{
@@ -154,10 +155,27 @@ func TestPlanCircuitBreaker(t *testing.T) {
 			last:    &Completed{DeploymentID: "d1", TaskDefinition: tdV1},
 			tripped: true,
 		},
+		{
+			name:    "a redeploy of the same task definition on the same images does not roll back",
+			svc:     withBreaker(replica(100, 200, dep("d2", deploymentPrimary, tdV1, 2)), true),
+			tasks:   failures("d2", 3),
+			last:    &Completed{DeploymentID: "d1", TaskDefinition: tdV1},
+			digests: map[string]map[string]string{"d1": {"app": "sha256:1"}, "d2": {"app": "sha256:1"}},
+			tripped: true,
+		},
+		{
+			name:    "a redeploy of the same task definition on a moved tag rolls back to the old images",
+			svc:     withBreaker(replica(100, 200, dep("d2", deploymentPrimary, tdV1, 2)), true),
+			tasks:   failures("d2", 3),
+			last:    &Completed{DeploymentID: "d1", TaskDefinition: tdV1},
+			digests: map[string]map[string]string{"d1": {"app": "sha256:1"}, "d2": {"app": "sha256:2"}},
+			tripped: true,
+			want:    &Rollback{Failed: "d2", To: Completed{DeploymentID: "d1", TaskDefinition: tdV1}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := Plan(Input{Now: t0, Service: tc.svc, Tasks: tc.tasks, Instances: []Instance{a}, LastCompleted: tc.last})
+			out := Plan(Input{Now: t0, Service: tc.svc, Tasks: tc.tasks, Instances: []Instance{a}, LastCompleted: tc.last, ImageDigests: tc.digests})
 			gotTripped := slices.Contains(out.Deployments, failedChange) ||
 				slices.ContainsFunc(out.Deployments, func(c DeploymentChange) bool {
 					return c.ID == "d2" && c.RolloutState == ecs.DeploymentRolloutStateFAILED && c.RolloutStateReason == breakerReason

@@ -49,6 +49,10 @@ type Input struct {
 	// TargetHealth is, by task ARN, how the target groups of a service with
 	// loadBalancers see its tasks (a task missing is not healthy there).
 	TargetHealth map[string]TargetHealth
+	// ImageDigests are, by deployment ID and container name, the image
+	// digests the service's deployments resolved: a rollback to the same
+	// task definition is a rollback only if they differ.
+	ImageDigests map[string]map[string]string
 	Policy       Policy
 }
 

@@ -399,6 +399,7 @@ func (c *Services) input(now time.Time, snap *ecsapi.ClusterState, idx clusterIn
 	if len(svc.LoadBalancers) > 0 && c.targets != nil {
 		in.TargetHealth = c.targets.TargetHealth(svc, in.Tasks)
 	}
+	in.ImageDigests = snap.ImageDigests[svc.ServiceName]
 	for _, t := range in.Tasks {
 		if _, ok := in.HealthChecked[t.TaskDefinitionArn]; !ok {
 			// A task of a deployment already gone: judge it by its status.

@@ -58,6 +58,9 @@ type ClusterState struct {
 	// TaskDefinitions are the task definitions the services' deployments
 	// run, by ARN (those that still exist, whatever their status).
 	TaskDefinitions map[string]*ecs.TaskDefinition
+	// ImageDigests are, by service name, deployment ID and container
+	// name, the image digests each deployment resolved (see pins.go).
+	ImageDigests map[string]map[string]map[string]string
 }
 
 // ActiveClusters returns the names of the ACTIVE clusters, in name order.
@@ -79,7 +82,7 @@ func (s *Service) ActiveClusters(ctx context.Context) ([]string, error) {
 // and the task definitions of the services' deployments. It takes no lock:
 // like the Describe operations, it sees each prefix as committed.
 func (s *Service) ReadCluster(ctx context.Context, cluster string) (*ClusterState, error) {
-	out := &ClusterState{Name: cluster, TaskDefinitions: map[string]*ecs.TaskDefinition{}}
+	out := &ClusterState{Name: cluster, TaskDefinitions: map[string]*ecs.TaskDefinition{}, ImageDigests: map[string]map[string]map[string]string{}}
 	svcs, err := state.List[serviceRecord](ctx, s.st, state.ServicesOf(cluster))
 	if err != nil {
 		return nil, fmt.Errorf("read services of %s: %w", cluster, err)
@@ -87,6 +90,9 @@ func (s *Service) ReadCluster(ctx context.Context, cluster string) (*ClusterStat
 	for _, r := range svcs {
 		svc := &r.Value.Service
 		out.Services = append(out.Services, svc)
+		if len(r.Value.ImageDigests) > 0 {
+			out.ImageDigests[svc.ServiceName] = r.Value.ImageDigests
+		}
 		for _, d := range svc.Deployments {
 			if _, ok := out.TaskDefinitions[d.TaskDefinition]; ok || d.TaskDefinition == "" {
 				continue
