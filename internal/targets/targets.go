@@ -64,7 +64,9 @@ type DataPlane interface {
 // ECS is the slice of the ECS records this package reads and writes.
 type ECS interface {
 	ActiveClusters(ctx context.Context) ([]string, error)
-	ReadCluster(ctx context.Context, cluster string) (*ecsapi.ClusterState, error)
+	// ReadServicesAndTasks reads a cluster's services and tasks (the rest
+	// of the ClusterState may be empty).
+	ReadServicesAndTasks(ctx context.Context, cluster string) (*ecsapi.ClusterState, error)
 	ReleaseDrained(ctx context.Context, cluster, taskArn string) (bool, error)
 }
 
@@ -339,7 +341,7 @@ func (r *Reconciler) step(ctx context.Context) (int, error) {
 }
 
 func (r *Reconciler) stepCluster(ctx context.Context, cluster string, registered map[string][]Target, health map[string]controller.TargetHealth) (draining int, err error) {
-	snap, err := r.cfg.ECS.ReadCluster(ctx, cluster)
+	snap, err := r.cfg.ECS.ReadServicesAndTasks(ctx, cluster)
 	if err != nil {
 		return 0, err
 	}

@@ -94,7 +94,7 @@ type fakeECS struct {
 }
 
 func (f *fakeECS) ActiveClusters(context.Context) ([]string, error) { return []string{"c"}, nil }
-func (f *fakeECS) ReadCluster(context.Context, string) (*ecsapi.ClusterState, error) {
+func (f *fakeECS) ReadServicesAndTasks(context.Context, string) (*ecsapi.ClusterState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.snap
