@@ -231,6 +231,13 @@ func (w *Watch) outcome(svc types.Service) (Outcome, string) {
 	if !hasPrimary {
 		return Pending, ""
 	}
+	if ours != nil && ours.RolloutState == types.DeploymentRolloutStateFailed && !w.rollback {
+		// The circuit breaker failed ours and started a rollback, maybe on
+		// the same revision (a redeploy whose images moved: the rollback
+		// returns to the old digests).
+		reason := orElse(w.reason, "deployment failed")
+		return RolledBack, fmt.Sprintf("%s; rolled back to %s", reason, short(aws.ToString(primary.TaskDefinition)))
+	}
 	if aws.ToString(primary.TaskDefinition) == w.taskDef {
 		// Ours was replaced by another deployment of the same revision
 		// (someone forced a new deployment): follow that one.

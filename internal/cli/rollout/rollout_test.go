@@ -122,6 +122,17 @@ func TestWatch(t *testing.T) {
 				lines:   []string{"PRIMARY  web:4  running 2/2  COMPLETED"},
 				outcome: RolledBack, reason: "rolled back to web:4 as asked"},
 		}},
+		{"circuit breaker rolls back a redeploy of the same revision (its images moved)", []step{
+			{snap: snap([]types.Deployment{dep("d5", "PRIMARY", 5, inProgress, 2, 0, 0), dep("d4", "ACTIVE", 5, completed, 2, 2, 0)}),
+				lines: []string{"PRIMARY  web:5  running 0/2", "ACTIVE   web:5  draining 2 → 0"}},
+			{snap: func() Snapshot {
+				d := dep("d5", "ACTIVE", 5, failed, 2, 0, 0)
+				d.RolloutStateReason = aws.String("ECS deployment circuit breaker: tasks failed to start.")
+				return snap([]types.Deployment{dep("d6", "PRIMARY", 5, inProgress, 2, 2, 0), d, dep("d4", "ACTIVE", 5, completed, 2, 2, 0)})
+			}(),
+				lines:   []string{"PRIMARY  web:5  running 2/2", "ACTIVE   web:5  draining 0 → 0", "ACTIVE   web:5  draining 2 → 0"},
+				outcome: RolledBack, reason: "ECS deployment circuit breaker: tasks failed to start.; rolled back to web:5"},
+		}},
 		{"forced redeploy of the same revision is followed", []step{
 			{snap: snap([]types.Deployment{dep("d5", "PRIMARY", 5, inProgress, 1, 0, 1)}),
 				lines: []string{"PRIMARY  web:5  running 0/1  pending 1"}},
