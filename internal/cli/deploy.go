@@ -71,9 +71,7 @@ func (c *CLI) Deploy(ctx context.Context, s spec.Spec, o DeployOptions) error {
 	var prev string // the task definition a Ctrl-C rolls back to
 	var seen []types.ServiceEvent
 	if exists {
-		if p, ok := rollout.Primary(before[0]); ok {
-			prev = aws.ToString(p.TaskDefinition)
-		}
+		prev = lastGood(before[0])
 		seen = before[0].Events
 		in, err := updateInput(s.Service, name, c.Cluster, taskDef, o)
 		if err != nil {
@@ -134,6 +132,29 @@ func (c *CLI) taskDefinition(ctx context.Context, s spec.Spec) (string, error) {
 	arn := aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 	c.progressf("Registered %s\n", render.TaskDefName(arn))
 	return arn, nil
+}
+
+// lastGood is the task definition a Ctrl-C during a deploy over svc rolls
+// back to: the PRIMARY's if it completed, else the newest other deployment
+// that completed, else the PRIMARY's all the same (what ran before).
+func lastGood(svc types.Service) string {
+	p, ok := rollout.Primary(svc)
+	if ok && p.RolloutState == types.DeploymentRolloutStateCompleted {
+		return aws.ToString(p.TaskDefinition)
+	}
+	var newest *types.Deployment
+	for i, d := range svc.Deployments {
+		if d.RolloutState == types.DeploymentRolloutStateCompleted && (newest == nil || aws.ToTime(d.CreatedAt).After(aws.ToTime(newest.CreatedAt))) {
+			newest = &svc.Deployments[i]
+		}
+	}
+	if newest != nil {
+		return aws.ToString(newest.TaskDefinition)
+	}
+	if ok {
+		return aws.ToString(p.TaskDefinition)
+	}
+	return ""
 }
 
 // convert copies an api/ecs wire value into the SDK's type of the same

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/google/go-cmp/cmp"
@@ -97,3 +99,24 @@ func TestExitCode(t *testing.T) {
 }
 
 func strp(s string) *string { return &s }
+
+func TestLastGood(t *testing.T) {
+	d := func(id, status, td string, state types.DeploymentRolloutState, sec int) types.Deployment {
+		return types.Deployment{Id: aws.String(id), Status: aws.String(status), TaskDefinition: aws.String(td), RolloutState: state,
+			CreatedAt: aws.Time(time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC))}
+	}
+	for _, c := range []struct {
+		name string
+		deps []types.Deployment
+		want string
+	}{
+		{"completed PRIMARY", []types.Deployment{d("d2", "PRIMARY", "web:2", types.DeploymentRolloutStateCompleted, 2)}, "web:2"},
+		{"PRIMARY in progress: the completed one", []types.Deployment{
+			d("d3", "PRIMARY", "web:3", types.DeploymentRolloutStateInProgress, 3), d("d2", "ACTIVE", "web:2", types.DeploymentRolloutStateCompleted, 2)}, "web:2"},
+		{"nothing completed: the PRIMARY", []types.Deployment{d("d3", "PRIMARY", "web:3", types.DeploymentRolloutStateInProgress, 3)}, "web:3"},
+	} {
+		if got := lastGood(types.Service{Deployments: c.deps}); got != c.want {
+			t.Errorf("%s: lastGood = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

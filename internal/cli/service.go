@@ -51,7 +51,8 @@ func (c *CLI) previous(ctx context.Context, svc types.Service, primary types.Dep
 	cur := aws.ToString(primary.TaskDefinition)
 	var newest *types.Deployment
 	for i, d := range svc.Deployments {
-		if aws.ToString(d.Status) == "ACTIVE" && aws.ToString(d.TaskDefinition) != cur &&
+		// A deployment the circuit breaker failed is no place to go back to.
+		if aws.ToString(d.Status) == "ACTIVE" && aws.ToString(d.TaskDefinition) != cur && d.RolloutState != types.DeploymentRolloutStateFailed &&
 			(newest == nil || aws.ToTime(d.CreatedAt).After(aws.ToTime(newest.CreatedAt))) {
 			newest = &svc.Deployments[i]
 		}
