@@ -55,11 +55,18 @@ client command (docs/cli.md).`,
   berth exec arn:aws:ecs:us-east-1:000000000000:task/prod/0123abcd --cluster prod -c web -- /bin/sh`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dash := cmd.ArgsLenAtDash(); dash > 1 {
+			switch dash := cmd.ArgsLenAtDash(); {
+			case dash == 0:
+				return fmt.Errorf("exec: TASK goes before --")
+			case dash > 1:
 				return fmt.Errorf("exec: one TASK before --, got %q", args[:dash])
 			}
 			command := args[1:]
 			code, err := runExec(cmd.Context(), o, args[0], command)
+			if err != nil && cmd.Context().Err() != nil {
+				// Ctrl-C without a terminal: the session was cut.
+				return &exitError{code: 130, err: errors.New("exec: interrupted")}
+			}
 			if err != nil {
 				return &exitError{code: execFailed, err: fmt.Errorf("exec: %w", err)}
 			}

@@ -258,7 +258,9 @@ func (c *CLI) follow(ctx context.Context, name string, w *rollout.Watch, prev st
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			p.done()
+			res.Outcome, res.ExitCode = "INTERRUPTED", ExitInterrupted
+			return c.finish(res, errors.New("interrupted; the deployment goes on"))
 		case <-deadline:
 			p.done()
 			res.Outcome, res.ExitCode = "TIMED_OUT", ExitTimedOut

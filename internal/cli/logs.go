@@ -149,7 +149,12 @@ type LogsOptions struct {
 // TailLogs prints the logs of a service's tasks (each line prefixed with its
 // task's ID) or of one task (ID or ARN); with Follow it keeps printing new
 // lines, of new tasks too, until ctx ends.
-func (c *CLI) TailLogs(ctx context.Context, target string, o LogsOptions) error {
+func (c *CLI) TailLogs(ctx context.Context, target string, o LogsOptions) (err error) {
+	defer func() {
+		if o.Follow && ctx.Err() != nil {
+			err = nil // Ctrl-C ends a follow, whatever call it cut short
+		}
+	}()
 	service := ""
 	svcs, err := c.describeServices(ctx, []string{target})
 	if err == nil && aws.ToString(svcs[0].Status) != "INACTIVE" {

@@ -131,6 +131,9 @@ func (c *CLI) Run(ctx context.Context, s spec.Spec, o RunOptions) error {
 			}
 			return &ExitError{Code: ExitTimedOut, Err: fmt.Errorf("timed out after %v; task %s still runs", o.Timeout, id)}
 		case <-c.Signals:
+			if !stoppedAt.IsZero() {
+				continue // it has stopped already: finish with its exit code
+			}
 			_, err := c.ECS.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(c.Cluster), Task: task.TaskArn, Reason: aws.String("berth run: interrupted")})
 			if err != nil {
 				return apiErr("stop task "+id, err)

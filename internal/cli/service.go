@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -143,7 +144,9 @@ func (c *CLI) Scale(ctx context.Context, name string, n int32, wait bool, timeou
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			p.done()
+			res.Outcome, res.ExitCode = "INTERRUPTED", ExitInterrupted
+			return c.finish(res, errors.New("interrupted; the service goes on scaling"))
 		case <-deadline:
 			p.done()
 			res.Outcome, res.ExitCode = "TIMED_OUT", ExitTimedOut
