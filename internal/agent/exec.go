@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -91,8 +92,10 @@ func (a *Agent) runExec(ctx context.Context, s agent.ExecSession) {
 	// stream (the client went away) kills the command.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	stdinR, stdinW := io.Pipe()
-	defer stdinR.Close()
+	// Stdin is buffered, so frames keep being read (and a client that goes
+	// away is noticed) while the command does not read its input.
+	stdin := newStdinBuffer(maxStdinBuffer)
+	defer stdin.CloseWithError(io.ErrClosedPipe)
 	resize := make(chan runtime.TermSize, 1)
 	if s.TTY && s.Rows > 0 && s.Cols > 0 {
 		resize <- runtime.TermSize{Rows: s.Rows, Cols: s.Cols}
@@ -102,15 +105,15 @@ func (a *Agent) runExec(ctx context.Context, s agent.ExecSession) {
 		for {
 			f, err := r.Next()
 			if err != nil {
-				stdinW.CloseWithError(io.ErrUnexpectedEOF)
+				stdin.CloseWithError(io.ErrUnexpectedEOF)
 				stop()
 				return
 			}
 			switch f.Type {
 			case exec.Stdin:
-				_, _ = stdinW.Write(f.Payload) // fails once the command exited
+				_, _ = stdin.Write(f.Payload) // fails once the command exited
 			case exec.CloseStdin:
-				stdinW.Close()
+				stdin.Close()
 			case exec.Resize:
 				rows, cols, _ := f.Size()
 				select {
@@ -123,7 +126,7 @@ func (a *Agent) runExec(ctx context.Context, s agent.ExecSession) {
 
 	log.Info("exec started", "command", s.Command[0], "tty", s.TTY)
 	code, err := a.cfg.Runtime.Exec(runCtx, id, runtime.ExecRequest{
-		Cmd: s.Command, TTY: s.TTY, Stdin: stdinR,
+		Cmd: s.Command, TTY: s.TTY, Stdin: stdin,
 		Stdout: w.Stream(exec.Stdout), Stderr: w.Stream(exec.Stderr), Resize: resize,
 	})
 	switch {
@@ -171,4 +174,68 @@ func closeStream(conn net.Conn) {
 		_, _ = io.Copy(io.Discard, conn)
 	}
 	conn.Close()
+}
+
+// maxStdinBuffer bounds the input an exec session holds for a command that
+// does not read it; a client sending more waits.
+const maxStdinBuffer = 8 << 20
+
+// stdinBuffer is a pipe with a buffer: Write returns at once unless max
+// bytes wait, so the frame reader is not held by a command that does not
+// read its stdin. Read blocks until there is data or the writer closed it.
+type stdinBuffer struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	buf    bytes.Buffer
+	max    int
+	err    error // set by Close (io.EOF) or CloseWithError
+	closed bool
+}
+
+func newStdinBuffer(max int) *stdinBuffer {
+	b := &stdinBuffer{max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *stdinBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.closed && b.buf.Len() >= b.max {
+		b.cond.Wait()
+	}
+	if b.closed {
+		return 0, io.ErrClosedPipe
+	}
+	b.buf.Write(p)
+	b.cond.Broadcast()
+	return len(p), nil
+}
+
+func (b *stdinBuffer) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.buf.Len() == 0 && !b.closed {
+		b.cond.Wait()
+	}
+	if b.buf.Len() > 0 {
+		n, _ := b.buf.Read(p)
+		b.cond.Broadcast()
+		return n, nil
+	}
+	return 0, b.err
+}
+
+// Close ends the input: the reader gets what is buffered, then io.EOF.
+func (b *stdinBuffer) Close() error { return b.CloseWithError(io.EOF) }
+
+// CloseWithError ends the input with err (the first close wins).
+func (b *stdinBuffer) CloseWithError(err error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed, b.err = true, err
+		b.cond.Broadcast()
+	}
+	return nil
 }

@@ -152,3 +152,40 @@ func idOfTask(t *testing.T, f *fake.Fake, taskArn string) string {
 	}
 	return cs[0].ID
 }
+
+func TestStdinBuffer(t *testing.T) {
+	b := newStdinBuffer(4)
+	// Writes return at once below the bound, whether or not anyone reads.
+	if n, err := b.Write([]byte("abc")); n != 3 || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if n, err := b.Write([]byte("de")); n != 2 || err != nil {
+		t.Fatalf("second Write = %d, %v", n, err)
+	}
+	// At the bound a writer waits, and a close lets it go.
+	done := make(chan error, 1)
+	go func() { _, err := b.Write([]byte("f")); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("Write over the bound returned %v at once, want it to wait", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	p := make([]byte, 16)
+	n, err := b.Read(p)
+	if err != nil || string(p[:n]) != "abcde" {
+		t.Fatalf("Read = %q, %v", p[:n], err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the waiting Write: %v", err)
+	}
+	_ = b.Close()
+	if n, err := b.Read(p); string(p[:n]) != "f" || err != nil {
+		t.Fatalf("Read after Close = %q, %v; want the rest first", p[:n], err)
+	}
+	if _, err := b.Read(p); err != io.EOF {
+		t.Fatalf("Read at the end = %v, want EOF", err)
+	}
+	if _, err := b.Write([]byte("x")); err == nil {
+		t.Fatal("Write after Close succeeded")
+	}
+}
