@@ -67,6 +67,7 @@ type ELB interface {
 	DescribeListeners(context.Context, *elb.DescribeListenersInput, ...func(*elb.Options)) (*elb.DescribeListenersOutput, error)
 	CreateListener(context.Context, *elb.CreateListenerInput, ...func(*elb.Options)) (*elb.CreateListenerOutput, error)
 	ModifyListener(context.Context, *elb.ModifyListenerInput, ...func(*elb.Options)) (*elb.ModifyListenerOutput, error)
+	DeleteListener(context.Context, *elb.DeleteListenerInput, ...func(*elb.Options)) (*elb.DeleteListenerOutput, error)
 }
 
 // Spec is what the demo runs and where.
@@ -230,37 +231,64 @@ func ensureTargetGroup(ctx context.Context, c ELB) (string, error) {
 	return aws.ToString(created.TargetGroups[0].TargetGroupArn), nil
 }
 
+// ensureListener makes the demo load balancer listen on port, forwarding
+// to the demo target group: the listener already there, repointed if need
+// be, or the demo's listener on another port (an earlier --demo-port)
+// moved, or a new one. Demo listeners left on other ports are deleted, so
+// a changed --demo-port moves the demo rather than adding a port.
 func ensureListener(ctx context.Context, c ELB, lbArn, tgArn string, port int32) (string, error) {
 	forward := []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tgArn)}}
+	var onPort *elbtypes.Listener
+	var elsewhere []elbtypes.Listener // the demo's, on other ports
 	p := elb.NewDescribeListenersPaginator(c, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lbArn)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return "", fmt.Errorf("describe listeners of %s: %w", Name, err)
 		}
-		for _, l := range page.Listeners {
-			if aws.ToInt32(l.Port) != port {
-				continue
+		for i, l := range page.Listeners {
+			switch {
+			case aws.ToInt32(l.Port) == port:
+				onPort = &page.Listeners[i]
+			case forwardsTo(l.DefaultActions, tgArn):
+				elsewhere = append(elsewhere, l)
 			}
-			if forwardsTo(l.DefaultActions, tgArn) {
-				return aws.ToString(l.ListenerArn), nil
-			}
-			if _, err := c.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: l.ListenerArn, DefaultActions: forward}); err != nil {
-				return "", fmt.Errorf("point listener %s:%d at target group %s: %w", Name, port, Name, err)
-			}
-			return aws.ToString(l.ListenerArn), nil
 		}
 	}
-	out, err := c.CreateListener(ctx, &elb.CreateListenerInput{
-		LoadBalancerArn: aws.String(lbArn),
-		Protocol:        elbtypes.ProtocolEnumHttp,
-		Port:            aws.Int32(port),
-		DefaultActions:  forward,
-	})
-	if err != nil {
-		return "", fmt.Errorf("create listener %s:%d: %w", Name, port, err)
+	var arn string
+	switch {
+	case onPort != nil:
+		arn = aws.ToString(onPort.ListenerArn)
+		if !forwardsTo(onPort.DefaultActions, tgArn) {
+			if _, err := c.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: onPort.ListenerArn, DefaultActions: forward}); err != nil {
+				return "", fmt.Errorf("point listener %s:%d at target group %s: %w", Name, port, Name, err)
+			}
+		}
+	case len(elsewhere) > 0:
+		moved := elsewhere[0]
+		elsewhere = elsewhere[1:]
+		if _, err := c.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: moved.ListenerArn, Port: aws.Int32(port), DefaultActions: forward}); err != nil {
+			return "", fmt.Errorf("move listener %s:%d to port %d: %w", Name, aws.ToInt32(moved.Port), port, err)
+		}
+		arn = aws.ToString(moved.ListenerArn)
+	default:
+		out, err := c.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lbArn),
+			Protocol:        elbtypes.ProtocolEnumHttp,
+			Port:            aws.Int32(port),
+			DefaultActions:  forward,
+		})
+		if err != nil {
+			return "", fmt.Errorf("create listener %s:%d: %w", Name, port, err)
+		}
+		arn = aws.ToString(out.Listeners[0].ListenerArn)
 	}
-	return aws.ToString(out.Listeners[0].ListenerArn), nil
+	for _, l := range elsewhere {
+		if _, err := c.DeleteListener(ctx, &elb.DeleteListenerInput{ListenerArn: l.ListenerArn}); err != nil {
+			return "", fmt.Errorf("delete the old demo listener %s:%d: %w", Name, aws.ToInt32(l.Port), err)
+		}
+	}
+	return arn, nil
 }
 
 // forwardsTo reports whether actions forward everything to target group tg.

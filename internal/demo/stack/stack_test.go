@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -121,10 +122,19 @@ func (f *fakeAPI) ModifyListener(_ context.Context, in *elb.ModifyListenerInput,
 	for i := range f.listeners {
 		if aws.ToString(f.listeners[i].ListenerArn) == aws.ToString(in.ListenerArn) {
 			f.listeners[i].DefaultActions = in.DefaultActions
+			if in.Port != nil {
+				f.listeners[i].Port = in.Port
+			}
 		}
 	}
 	f.writes = append(f.writes, "ModifyListener")
 	return &elb.ModifyListenerOutput{}, nil
+}
+
+func (f *fakeAPI) DeleteListener(_ context.Context, in *elb.DeleteListenerInput, _ ...func(*elb.Options)) (*elb.DeleteListenerOutput, error) {
+	f.listeners = slices.DeleteFunc(f.listeners, func(l elbtypes.Listener) bool { return aws.ToString(l.ListenerArn) == aws.ToString(in.ListenerArn) })
+	f.writes = append(f.writes, "DeleteListener")
+	return &elb.DeleteListenerOutput{}, nil
 }
 
 func demoSpec(image string) Spec {
@@ -215,8 +225,18 @@ func TestEnsureNewListenerPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"CreateListener"}, f.writes); diff != "" || r.ListenerArn != "arn:listener/9090" {
-		t.Errorf("writes (-want +got):\n%s; listener %s", diff, r.ListenerArn)
+	// The demo's listener moves to the new port: one listener, no other.
+	if diff := cmp.Diff([]string{"ModifyListener"}, f.writes); diff != "" || len(f.listeners) != 1 || aws.ToInt32(f.listeners[0].Port) != 9090 || r.ListenerArn != aws.ToString(f.listeners[0].ListenerArn) {
+		t.Errorf("writes (-want +got):\n%s; listeners %+v, result %s", diff, f.listeners, r.ListenerArn)
+	}
+	// A stray second demo listener (from an older berth) is removed.
+	f.listeners = append(f.listeners, elbtypes.Listener{ListenerArn: aws.String("arn:listener/7070"), Port: aws.Int32(7070), DefaultActions: f.listeners[0].DefaultActions})
+	f.writes = nil
+	if _, err := Ensure(ctx, f, f, spec); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"DeleteListener"}, f.writes); diff != "" || len(f.listeners) != 1 {
+		t.Errorf("writes (-want +got):\n%s; listeners %+v", diff, f.listeners)
 	}
 }
 
