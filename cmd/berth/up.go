@@ -160,9 +160,11 @@ func runUp(ctx context.Context, out io.Writer, cfg server.Config, opts upOptions
 			}
 			if err != nil {
 				fmt.Fprintf(out, "\nThe demo is not answering: %v\n", err)
-				if d := stack.Diagnose(context.WithoutCancel(ctx), ecsc, acfg.Cluster); d != "" {
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				if d := stack.Diagnose(dctx, ecsc, acfg.Cluster); d != "" {
 					fmt.Fprintf(out, "%s\n", indent(d, "  "))
 				}
+				cancel()
 				fmt.Fprintf(out, "berth keeps running. --demo-port moves the demo's listener; --no-demo skips the demo.\n")
 			}
 			demoURL = u
