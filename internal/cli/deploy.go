@@ -63,6 +63,9 @@ func (c *CLI) Deploy(ctx context.Context, s spec.Spec, o DeployOptions) error {
 		return err
 	}
 	before, err := c.describeServices(ctx, []string{name})
+	if err != nil && !isMissing(err) {
+		return err // not "no such service": a call that failed
+	}
 	exists := err == nil && aws.ToString(before[0].Status) == "ACTIVE"
 	if err == nil && aws.ToString(before[0].Status) == "DRAINING" {
 		return fmt.Errorf("service %s is being deleted (DRAINING); wait until it is INACTIVE", name)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,7 +41,11 @@ func (c *CLI) describeServices(ctx context.Context, names []string) ([]types.Ser
 		}
 		if len(res.Failures) > 0 {
 			f := res.Failures[0]
-			return nil, fmt.Errorf("service %s: %s in cluster %s", lastPart(aws.ToString(f.Arn)), strings.ToLower(aws.ToString(f.Reason)), c.Cluster)
+			err := fmt.Errorf("service %s: %s in cluster %s", lastPart(aws.ToString(f.Arn)), strings.ToLower(aws.ToString(f.Reason)), c.Cluster)
+			if aws.ToString(f.Reason) == "MISSING" {
+				err = &missingError{err}
+			}
+			return nil, err
 		}
 		out = append(out, res.Services...)
 	}
@@ -148,3 +153,15 @@ func (c *CLI) hostsOf(ctx context.Context, tasks []types.Task) (map[string]strin
 }
 
 func lastPart(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+// missingError says a described service does not exist (ECS's MISSING
+// failure), as opposed to a call that failed.
+type missingError struct{ error }
+
+func (e *missingError) Unwrap() error { return e.error }
+
+// isMissing reports whether err says the service does not exist.
+func isMissing(err error) bool {
+	var m *missingError
+	return errors.As(err, &m)
+}
