@@ -180,26 +180,33 @@ func boundTargets(t *ecs.Task) []Target {
 	return out
 }
 
-// Plan works out what the target groups must register and deregister for
-// one cluster: services are those with loadBalancers, tasks their tasks by
-// service name, all every task of the cluster, and registered what every
+// ServiceTasks is a service with loadBalancers and its tasks.
+type ServiceTasks struct {
+	Service *ecs.Service
+	Tasks   []*ecs.Task
+}
+
+// Plan works out what the target groups must register and deregister:
+// services are the services with loadBalancers (of every cluster) with
+// their tasks, all every task of every cluster, and registered what every
 // target group holds now (by ARN; a group missing from it does not exist,
 // and nothing is registered in it). A RUNNING task (desired RUNNING) is
-// registered in each target group of its service; any other task of the
-// cluster — stopping, stopped, or of a service whose load balancers
-// changed — is deregistered from every group holding one of its addresses.
-// Targets that are no task's (registered by hand) are left alone.
-func Plan(services []*ecs.Service, tasks map[string][]*ecs.Task, all []*ecs.Task, registered map[string][]Target) map[string]Changes {
+// registered in each target group of its service; any other task —
+// stopping, stopped, or of a service whose load balancers changed — is
+// deregistered from every group holding one of its addresses, unless a
+// task wanted there has that address now (a host port reused). Targets
+// that are no task's (registered by hand) are left alone.
+func Plan(services []ServiceTasks, all []*ecs.Task, registered map[string][]Target) map[string]Changes {
 	want := map[string]map[Target]bool{}
-	for _, svc := range services {
-		for _, l := range svc.LoadBalancers {
+	for _, st := range services {
+		for _, l := range st.Service.LoadBalancers {
 			if _, known := registered[l.TargetGroupArn]; !known {
 				continue
 			}
 			if want[l.TargetGroupArn] == nil {
 				want[l.TargetGroupArn] = map[Target]bool{}
 			}
-			for _, t := range tasks[svc.ServiceName] {
+			for _, t := range st.Tasks {
 				if tg, ok := TargetOf(t, l); ok && wanted(t) {
 					want[l.TargetGroupArn][tg] = true
 				}
@@ -308,7 +315,9 @@ func (r *Reconciler) Step(ctx context.Context) error {
 	return err
 }
 
-// step is Step, also counting the tasks still draining.
+// step is Step, also counting the tasks still draining. It reads every
+// cluster first: a target group may serve services of several clusters,
+// and a host port one cluster's stopped task held may be another's now.
 func (r *Reconciler) step(ctx context.Context) (int, error) {
 	clusters, err := r.cfg.ECS.ActiveClusters(ctx)
 	if err != nil {
@@ -318,49 +327,22 @@ func (r *Reconciler) step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read target groups: %w", err)
 	}
-	var errs []error
-	draining := 0
-	health := map[string]controller.TargetHealth{}
+	snaps := make([]*ecsapi.ClusterState, 0, len(clusters))
+	var services []ServiceTasks
+	var all []*ecs.Task
 	for _, c := range clusters {
-		n, err := r.stepCluster(ctx, c, registered, health)
-		draining += n
+		snap, err := r.cfg.ECS.ReadServicesAndTasks(ctx, c)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+			// Without every cluster's tasks, a deregistration could hit
+			// a target another cluster's task holds: try again next step.
+			return 0, fmt.Errorf("cluster %s: %w", c, err)
 		}
-	}
-	r.mu.Lock()
-	changed := len(errs) == 0 && !maps.Equal(health, r.health)
-	if len(errs) == 0 {
-		r.health = health
-	}
-	r.mu.Unlock()
-	if changed {
-		r.cfg.Kick()
-	}
-	return draining, errors.Join(errs...)
-}
-
-func (r *Reconciler) stepCluster(ctx context.Context, cluster string, registered map[string][]Target, health map[string]controller.TargetHealth) (draining int, err error) {
-	snap, err := r.cfg.ECS.ReadServicesAndTasks(ctx, cluster)
-	if err != nil {
-		return 0, err
-	}
-	var services []*ecs.Service
-	byName := map[string]*ecs.Service{}
-	for _, svc := range snap.Services {
-		if len(svc.LoadBalancers) > 0 {
-			services = append(services, svc)
-			byName[svc.ServiceName] = svc
-		}
-	}
-	tasks := map[string][]*ecs.Task{}
-	for _, t := range snap.Tasks {
-		if name, ok := ecsapi.ServiceOfTask(t); ok && byName[name] != nil {
-			tasks[name] = append(tasks[name], t)
-		}
+		snaps = append(snaps, snap)
+		services = append(services, loadBalanced(snap)...)
+		all = append(all, snap.Tasks...)
 	}
 	var errs []error
-	for tg, ch := range Plan(services, tasks, snap.Tasks, registered) {
+	for tg, ch := range Plan(services, all, registered) {
 		if len(ch.Deregister) > 0 {
 			if err := r.cfg.ELB.DeregisterTargets(ctx, tg, ch.Deregister); err != nil {
 				errs = append(errs, fmt.Errorf("deregister targets from %s: %w", tg, err))
@@ -378,26 +360,58 @@ func (r *Reconciler) stepCluster(ctx context.Context, cluster string, registered
 			registered[tg] = append(registered[tg], ch.Register...)
 		}
 	}
-	for _, svc := range services {
-		maps.Copy(health, r.TargetHealth(svc, tasks[svc.ServiceName]))
+	health := map[string]controller.TargetHealth{}
+	for _, st := range services {
+		maps.Copy(health, r.TargetHealth(st.Service, st.Tasks))
 	}
+	draining := 0
 	now := r.cfg.Now()
-	for _, t := range snap.Tasks {
-		if t.LastStatus != "DEACTIVATING" {
-			continue
+	for _, snap := range snaps {
+		for _, t := range snap.Tasks {
+			if t.LastStatus != "DEACTIVATING" {
+				continue
+			}
+			timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
+			if !timedOut && !r.drained(t, registered) {
+				draining++
+				continue
+			}
+			if _, err := r.cfg.ECS.ReleaseDrained(ctx, snap.Name, t.TaskArn); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			r.log.Info("task drained from its load balancers; stopping it", "task", t.TaskArn, "timed_out", timedOut)
 		}
-		timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
-		if !timedOut && !r.drained(t, registered) {
-			draining++
-			continue
-		}
-		if _, err := r.cfg.ECS.ReleaseDrained(ctx, cluster, t.TaskArn); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		r.log.Info("task drained from its load balancers; stopping it", "task", t.TaskArn, "timed_out", timedOut)
+	}
+	r.mu.Lock()
+	changed := !maps.Equal(health, r.health)
+	r.health = health
+	r.mu.Unlock()
+	if changed {
+		r.cfg.Kick()
 	}
 	return draining, errors.Join(errs...)
+}
+
+// loadBalanced returns the services of snap with loadBalancers, with
+// their tasks.
+func loadBalanced(snap *ecsapi.ClusterState) []ServiceTasks {
+	var out []ServiceTasks
+	idx := map[string]int{}
+	for _, svc := range snap.Services {
+		if len(svc.LoadBalancers) > 0 {
+			idx[svc.ServiceName] = len(out)
+			out = append(out, ServiceTasks{Service: svc})
+		}
+	}
+	for _, t := range snap.Tasks {
+		if name, ok := ecsapi.ServiceOfTask(t); ok {
+			if i, ok := idx[name]; ok {
+				out[i].Tasks = append(out[i].Tasks, t)
+			}
+		}
+	}
+	return out
 }
 
 // Run steps after every change to tasks or services (debounced), every

@@ -77,7 +77,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Plan([]*ecs.Service{lbService("web")}, tasks, all, tt.registered)
+			got := Plan([]ServiceTasks{{Service: lbService("web"), Tasks: tasks["web"]}}, all, tt.registered)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Plan (-want +got):\n%s", diff)
 			}
@@ -231,5 +231,21 @@ func TestStepReleasesTasksOfServicesWithoutLoadBalancers(t *testing.T) {
 	}
 	if len(ecsF.released) != 1 {
 		t.Errorf("released %v, want the drained task", ecsF.released)
+	}
+}
+
+func TestPlanAcrossClusters(t *testing.T) {
+	// Cluster A's task stopped; cluster B's task now holds the same host
+	// port, in B's target group. Planning both clusters together keeps B's
+	// target.
+	stoppedA := svcTask("a", 32768, "STOPPED", "STOPPED")
+	liveB := svcTask("b", 32768, "RUNNING", "RUNNING")
+	const tgB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/0123456789abcdef"
+	svcB := lbService("web")
+	svcB.LoadBalancers[0].TargetGroupArn = tgB
+	got := Plan([]ServiceTasks{{Service: lbService("web"), Tasks: []*ecs.Task{stoppedA}}, {Service: svcB, Tasks: []*ecs.Task{liveB}}},
+		[]*ecs.Task{stoppedA, liveB}, map[string][]Target{tg: {}, tgB: {{"127.0.0.1", 32768}}})
+	if len(got) != 0 {
+		t.Errorf("Plan = %+v, want nothing to change", got)
 	}
 }
