@@ -240,20 +240,9 @@ func (s *Service) stopTaskLocked(ctx context.Context, cluster string, st TaskSto
 		if t.DesiredStatus == taskStatusStopped || t.LastStatus == taskStatusStopped {
 			return nil
 		}
-		now := ecs.NewTime(s.nowUTC())
-		t.DesiredStatus = taskStatusStopped
-		t.StoppingAt = now
-		t.StoppedReason = st.Reason
-		t.StopCode = st.StopCode
-		t.Version++
-		if err := s.beginStopLocked(ctx, cluster, t); err != nil {
+		instOps, err := s.markStoppingLocked(ctx, cluster, t, st.StopCode, st.Reason)
+		if err != nil {
 			return err
-		}
-		var instOps []store.Op
-		if t.LastStatus == taskStatusProvisioning {
-			if instOps, err = s.stopOrphanLocked(ctx, cluster, t, now); err != nil {
-				return err
-			}
 		}
 		op, err := state.PutOp(key, t, rec.Revision)
 		if err != nil {
@@ -265,6 +254,27 @@ func (s *Service) stopTaskLocked(ctx context.Context, cluster string, st TaskSto
 		}
 		return err
 	}
+}
+
+// markStoppingLocked asks t to stop, as StopTask and the controller do:
+// desiredStatus STOPPED, stoppingAt, the stop code and reason, and the
+// next version. A task behind a load balancer drains first (see
+// drain.go); a PROVISIONING task no agent will pick up is STOPPED at once,
+// and the ops returned release its reservation.
+func (s *Service) markStoppingLocked(ctx context.Context, cluster string, t *ecs.Task, code, reason string) ([]store.Op, error) {
+	now := ecs.NewTime(s.nowUTC())
+	t.DesiredStatus = taskStatusStopped
+	t.StoppingAt = now
+	t.StoppedReason = reason
+	t.StopCode = code
+	t.Version++
+	if err := s.beginStopLocked(ctx, cluster, t); err != nil {
+		return nil, err
+	}
+	if t.LastStatus != taskStatusProvisioning {
+		return nil, nil
+	}
+	return s.stopOrphanLocked(ctx, cluster, t, now)
 }
 
 // MarkTasksLost records that the tasks on a container instance are gone

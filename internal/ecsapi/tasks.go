@@ -1,6 +1,7 @@
 package ecsapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -354,37 +355,15 @@ func (s *Service) StopTask(ctx context.Context, in *ecs.StopTaskRequest) (*ecs.S
 	if t.DesiredStatus == taskStatusStopped {
 		return &ecs.StopTaskResponse{Task: t}, nil
 	}
-	now := ecs.NewTime(s.nowUTC())
-	t.DesiredStatus = taskStatusStopped
-	t.StoppingAt = now
-	t.StoppedReason = in.Reason
-	if t.StoppedReason == "" {
-		t.StoppedReason = msgDefaultStopReason
-	}
-	t.StopCode = ecs.TaskStopCodeUserInitiated
-	t.Version++
-	if err := s.beginStopLocked(ctx, name, t); err != nil {
+	instOps, err := s.markStoppingLocked(ctx, name, t, ecs.TaskStopCodeUserInitiated, cmp.Or(in.Reason, msgDefaultStopReason))
+	if err != nil {
 		return nil, errServer(err)
 	}
 	op, err := state.PutOp(state.TaskKey(name, id), t, rec.Revision)
 	if err != nil {
 		return nil, errServer(err)
 	}
-	ops := []store.Op{op}
-	if t.LastStatus == taskStatusProvisioning {
-		instOps, err := s.stopOrphanLocked(ctx, name, t, now)
-		if err != nil {
-			return nil, err
-		}
-		if instOps != nil {
-			// The task record changed again: re-encode it.
-			if ops[0], err = state.PutOp(state.TaskKey(name, id), t, rec.Revision); err != nil {
-				return nil, errServer(err)
-			}
-			ops = append(ops, instOps...)
-		}
-	}
-	if _, err := s.st.Txn(ctx, ops...); err != nil {
+	if _, err := s.st.Txn(ctx, append([]store.Op{op}, instOps...)...); err != nil {
 		return nil, errServer(conflictAsServer(err))
 	}
 	return &ecs.StopTaskResponse{Task: t}, nil
