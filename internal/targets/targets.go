@@ -289,24 +289,20 @@ func (r *Reconciler) TargetHealth(svc *ecs.Service, tasks []*ecs.Task) map[strin
 	return out
 }
 
-// drained reports whether a DEACTIVATING task has left every target
-// group: none registers any of its addresses and the data plane neither
-// routes to nor drains any of them.
-func (r *Reconciler) drained(t *ecs.Task, registered map[string][]Target) bool {
-	addrs := boundTargets(t)
+// inUse returns the addresses some target group still holds: registered,
+// or known to the data plane (routed to, or draining). A DEACTIVATING task
+// none of whose addresses is in it has drained.
+func (r *Reconciler) inUse(registered map[string][]Target) map[string]bool {
+	out := map[string]bool{}
 	for tg, have := range registered {
-		for _, a := range addrs {
-			if slices.Contains(have, a) {
-				return false
-			}
+		for _, t := range have {
+			out[t.Addr()] = true
 		}
-		for _, s := range r.cfg.DataPlane.TargetHealth(tg) {
-			if slices.ContainsFunc(addrs, func(a Target) bool { return a.Addr() == s.Target }) {
-				return false
-			}
+		for _, st := range r.cfg.DataPlane.TargetHealth(tg) {
+			out[st.Target] = true
 		}
 	}
-	return true
+	return out
 }
 
 // Step reconciles every active cluster once.
@@ -366,13 +362,17 @@ func (r *Reconciler) step(ctx context.Context) (int, error) {
 	}
 	draining := 0
 	now := r.cfg.Now()
+	var inUse map[string]bool // computed for the first DEACTIVATING task
 	for _, snap := range snaps {
 		for _, t := range snap.Tasks {
 			if t.LastStatus != "DEACTIVATING" {
 				continue
 			}
+			if inUse == nil {
+				inUse = r.inUse(registered)
+			}
 			timedOut := t.StoppingAt != nil && now.Sub(t.StoppingAt.Time) > r.cfg.DrainTimeout
-			if !timedOut && !r.drained(t, registered) {
+			if !timedOut && slices.ContainsFunc(boundTargets(t), func(a Target) bool { return inUse[a.Addr()] }) {
 				draining++
 				continue
 			}
