@@ -628,3 +628,31 @@ func TestLoadBalancerPublishAddress(t *testing.T) {
 		t.Errorf("targets %+v, want one on 127.0.0.2", th.TargetHealthDescriptions)
 	}
 }
+
+// TestLoadBalancerBindAddress: internet-facing load balancers bind the
+// server's --lb-bind-address (127.0.0.2 here, on loopback), internal ones
+// 127.0.0.1; each reports its address as DNSName.
+func TestLoadBalancerBindAddress(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{Args: []string{"--lb-bind-address", "127.0.0.2"}})
+	c := newELBClient(srv)
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		scheme elbtypes.LoadBalancerSchemeEnum
+		addr   string
+	}{{elbtypes.LoadBalancerSchemeEnumInternetFacing, "127.0.0.2"}, {elbtypes.LoadBalancerSchemeEnumInternal, "127.0.0.1"}} {
+		out, err := c.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{Name: aws.String("bind-" + string(tc.scheme)), Scheme: tc.scheme})
+		ok(t, err)
+		if got := aws.ToString(out.LoadBalancers[0].DNSName); got != tc.addr {
+			t.Errorf("%s: DNSName %s, want %s", tc.scheme, got, tc.addr)
+		}
+		port := freePort(t)
+		_, err = c.CreateListener(ctx, &elb.CreateListenerInput{
+			LoadBalancerArn: out.LoadBalancers[0].LoadBalancerArn, Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(int32(port)),
+			DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumFixedResponse,
+				FixedResponseConfig: &elbtypes.FixedResponseActionConfig{StatusCode: aws.String("200"), MessageBody: aws.String(string(tc.scheme))}}},
+		})
+		ok(t, err)
+		waitHTTP(t, fmt.Sprintf("http://%s:%d/", tc.addr, port), string(tc.scheme))
+	}
+}
