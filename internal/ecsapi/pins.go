@@ -145,15 +145,6 @@ func digestCount(t *ecs.Task) int {
 	return n
 }
 
-// InheritImagePins gives deployment to the image digests deployment from
-// resolved, if from's are still known and to has none yet (see
-// InheritPins).
-func (s *Service) InheritImagePins(ctx context.Context, cluster, service, from, to string) error {
-	return s.UpdateServiceRecordWithPins(ctx, cluster, service, func(_ *ecs.Service, pins map[string]map[string]string) bool {
-		return InheritPins(pins, from, to)
-	})
-}
-
 // InheritPins gives deployment to, in pins, the image digests of
 // deployment from, if those are known and to has none yet: a circuit
 // breaker rollback runs exactly the images of the deployment it returns

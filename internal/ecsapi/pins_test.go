@@ -103,7 +103,13 @@ func TestInheritImagePins(t *testing.T) {
 		t.Fatal(err)
 	}
 	dep2 := out.Service.Deployments[0].Id
-	if err := f.s.InheritImagePins(bg, "default", "web", dep, dep2); err != nil {
+	// As the controller's rollback does, in the service record's update.
+	inherit := func(from, to string) error {
+		return f.s.UpdateServiceRecordWithPins(bg, "default", "web", func(_ *ecs.Service, pins map[string]map[string]string) bool {
+			return InheritPins(pins, from, to)
+		})
+	}
+	if err := inherit(dep, dep2); err != nil {
 		t.Fatal(err)
 	}
 	tasks, _, err := f.s.LaunchServiceTasks(bg, "default", "web", dep2, 2)
@@ -111,7 +117,7 @@ func TestInheritImagePins(t *testing.T) {
 		t.Fatalf("after inheriting: %+v, %v; want 2 tasks on %s at once", tasks, err, digest)
 	}
 	// Unknown source: nothing inherited, nothing broken.
-	if err := f.s.InheritImagePins(bg, "default", "web", "ecs-svc/gone", dep2); err != nil {
+	if err := inherit("ecs-svc/gone", dep2); err != nil {
 		t.Fatal(err)
 	}
 }
