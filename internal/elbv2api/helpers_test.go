@@ -192,3 +192,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// otherARN is arn with its last hex digit changed: well formed, and
+// naming nothing (unlike appending a fixed digit, it never names arn
+// itself).
+func otherARN(arn string) string {
+	last := arn[len(arn)-1]
+	next := byte('0')
+	if last == '0' {
+		next = '1'
+	}
+	return arn[:len(arn)-1] + string(next)
+}

@@ -124,7 +124,7 @@ func TestDescribeLoadBalancers(t *testing.T) {
 	t.Run("NotFound", func(t *testing.T) {
 		_, err := e.c.DescribeLoadBalancers(bg, &sdk.DescribeLoadBalancersInput{Names: []string{"nope"}})
 		wantAPIErr(t, err, "LoadBalancerNotFound")
-		_, err = e.c.DescribeLoadBalancers(bg, &sdk.DescribeLoadBalancersInput{LoadBalancerArns: []string{arns[0][:len(arns[0])-1] + "f"}})
+		_, err = e.c.DescribeLoadBalancers(bg, &sdk.DescribeLoadBalancersInput{LoadBalancerArns: []string{otherARN(arns[0])}})
 		wantAPIErr(t, err, "LoadBalancerNotFound")
 	})
 	t.Run("BadARN", func(t *testing.T) {
